@@ -1,0 +1,322 @@
+"""The report contract: what every command prints with ``--json``.
+
+The top-level keys and their meaning are stable (see README "JSON report").
+Bytes are carried in JSON as strings decoded as latin-1, so every byte value
+0-255 maps to exactly one code point and the text round-trips byte-exactly:
+``b"0\\r\\n\\r\\n"`` becomes ``"0\\r\\n\\r\\n"``, ``b"\\xff"`` becomes ``"\\u00ff"``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ChunkHeader",
+    "Close",
+    "CloseKind",
+    "Framing",
+    "Note",
+    "Problem",
+    "ProblemState",
+    "Report",
+    "SseEvent",
+    "SseSummary",
+    "Verdict",
+    "bytes_to_json",
+    "json_to_bytes",
+]
+
+
+class Verdict(str, enum.Enum):
+    """What became of the response as a whole."""
+
+    COMPLETE = "complete"
+    TRUNCATED = "truncated"
+    MALFORMED = "malformed"
+    NO_RESPONSE = "no-response"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Framing(str, enum.Enum):
+    """How the response body is delimited (RFC 9112 §6.3)."""
+
+    CHUNKED = "chunked"
+    CONTENT_LENGTH = "content-length"
+    CLOSE_DELIMITED = "close-delimited"
+    NO_BODY = "no-body"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class CloseKind(str, enum.Enum):
+    """How the connection ended, as observed by the receiving side."""
+
+    FIN = "fin"  # plain TCP: orderly end of stream
+    RESET = "reset"  # ECONNRESET: the peer (or a middlebox) sent RST
+    TLS_CLOSE_NOTIFY = "tls-close-notify"  # TLS: clean shutdown alert, then EOF
+    TLS_NO_CLOSE_NOTIFY = "tls-no-close-notify"  # TLS: TCP EOF without close_notify
+    TIMEOUT = "timeout"  # no byte for the idle timeout, or --max-time hit
+    INTERRUPTED = "interrupted"  # the user stopped the capture (Ctrl-C)
+    UNKNOWN = "unknown"  # e.g. a raw byte file: end of file, nothing known
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ProblemState(str, enum.Enum):
+    """Where in the message the stream ended or went wrong."""
+
+    STATUS_LINE = "status-line"
+    HEADERS = "headers"
+    CHUNK_SIZE = "chunk-size"  # inside a chunk-size line (or last-chunk line)
+    CHUNK_BOUNDARY = "chunk-boundary"  # where a size line or the last-chunk should start
+    CHUNK_DATA = "chunk-data"
+    CHUNK_DATA_END = "chunk-data-end"  # the CRLF after chunk data
+    TRAILERS = "trailers"  # after the last-chunk line, before the final CRLF
+    BODY = "body"  # Content-Length or close-delimited body
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def bytes_to_json(data: bytes | None) -> str | None:
+    """Bytes as a JSON-safe string, byte-exact (latin-1)."""
+    return None if data is None else data.decode("latin-1")
+
+
+def json_to_bytes(text: str | None) -> bytes | None:
+    """The inverse of :func:`bytes_to_json`."""
+    return None if text is None else text.encode("latin-1")
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkHeader:
+    """A chunk-size line, e.g. ``b"1a;name=value\\r\\n"`` (RFC 9112 §7.1)."""
+
+    index: int  # 0-based chunk number; the last-chunk has the next index
+    offset: int  # first byte of the size line in the received stream
+    size: int
+    ext: bytes  # chunk extensions as received, from the first ';' or BWS, without CRLF
+    data_offset: int  # first byte of the chunk data (== end of the size line)
+    t: float  # arrival time of the read that completed the size line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "offset": self.offset,
+            "size": self.size,
+            "ext": bytes_to_json(self.ext),
+            "data_offset": self.data_offset,
+            "t": self.t,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why the response is not complete: one finding, with its location.
+
+    ``offset`` is, for a truncation, where the stream ended (== received
+    bytes); for a malformation, the first offending byte. ``chunk`` is the
+    index of the chunk being read (None before the body). ``expected`` says in
+    words, with the exact bytes where they are fixed, what should have come;
+    ``found`` holds the offending bytes (malformed only); ``missing`` the exact
+    termination bytes never received, when they are determinable.
+    ``remaining`` counts data bytes still owed (chunk data or Content-Length).
+    ``t`` is the time since the request of the read (or close) concerned,
+    ``idle`` the time since the previous byte arrived.
+    """
+
+    verdict: Verdict  # TRUNCATED or MALFORMED
+    state: ProblemState
+    offset: int
+    chunk: int | None
+    expected: str
+    message: str
+    missing: bytes | None = None
+    found: bytes | None = None
+    remaining: int | None = None
+    t: float | None = None
+    idle: float | None = None
+    tolerated_by: str | None = None  # which common clients accept this deviation
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "offset": self.offset,
+            "chunk": self.chunk,
+            "expected": self.expected,
+            "missing": bytes_to_json(self.missing),
+            "found": bytes_to_json(self.found),
+            "remaining": self.remaining,
+            "t": self.t,
+            "idle": self.idle,
+            "message": self.message,
+            "tolerated_by": self.tolerated_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A deviation or fact worth telling that does not change the verdict."""
+
+    offset: int
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"offset": self.offset, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """How the connection ended: ``t`` since the request, ``idle`` since the last byte."""
+
+    kind: CloseKind
+    t: float | None
+    idle: float | None
+    detail: str | None = None  # e.g. the OS or TLS error text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "t": self.t, "idle": self.idle, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    """One dispatched Server-Sent Event (WHATWG HTML §9.2.6).
+
+    ``offset``/``end`` locate the event's first line and the end of the blank
+    line that dispatched it in the received stream; ``data`` may be cut to a
+    preview (``data_length`` is the full length in characters).
+    """
+
+    index: int
+    name: str  # "message" when no event: field was given
+    data: str
+    data_length: int
+    id: str | None
+    offset: int
+    end: int
+    t: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "name": self.name,
+            "id": self.id,
+            "data": self.data,
+            "data_length": self.data_length,
+            "offset": self.offset,
+            "end": self.end,
+            "t": self.t,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SseSummary:
+    """What the ``text/event-stream`` body held, as far as it arrived.
+
+    ``partial_event`` is set when the stream stopped inside an event (some
+    lines of it arrived, but not the blank line that dispatches it): a dict
+    with ``offset`` (stream offset of its first byte), ``bytes``, ``fields``
+    (field names seen) and ``preview``.
+    """
+
+    events: int
+    names: dict[str, int]
+    last_event: SseEvent | None
+    terminal_seen: bool
+    terminal_event: SseEvent | None
+    partial_event: dict[str, Any] | None
+    terminal_names: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Every application event arrived: the terminal one, and nothing cut after it."""
+        return self.terminal_seen and self.partial_event is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "names": dict(self.names),
+            "last_event": None if self.last_event is None else self.last_event.to_dict(),
+            "terminal_seen": self.terminal_seen,
+            "terminal_event": None
+            if self.terminal_event is None
+            else self.terminal_event.to_dict(),
+            "partial_event": self.partial_event,
+            "complete": self.complete,
+            "terminal_names": list(self.terminal_names),
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    """Everything chunkscope concluded about one response.
+
+    ``to_dict()`` gives the JSON contract; ``exit_code`` the CLI's exit code
+    (0 complete, 1 truncated or malformed or no response).
+    """
+
+    verdict: Verdict
+    framing: Framing | None
+    status: int | None
+    received_bytes: int
+    body_bytes: int
+    chunk_count: int
+    chunks: Sequence[ChunkHeader]  # may be a lazy view; index i is chunk i
+    chunks_elided: int
+    last_chunk: ChunkHeader | None
+    problem: Problem | None
+    close: Close
+    sse: SseSummary | None
+    head: dict[str, Any] | None = None
+    notes: list[Note] = field(default_factory=list)
+    timing: dict[str, Any] = field(default_factory=dict)
+    extra_bytes: int = 0
+    connection: dict[str, Any] | None = None  # filled by live captures and capture files
+    request: dict[str, Any] | None = None
+    # bytes around where the stream stopped or broke: {"offset", "data" (latin-1)}
+    context: dict[str, Any] | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.verdict is Verdict.COMPLETE else 1
+
+    @property
+    def application_complete(self) -> bool | None:
+        """For SSE streams: did every application event arrive (None if not SSE)."""
+        return None if self.sse is None else self.sse.complete
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.value,
+            "framing": None if self.framing is None else self.framing.value,
+            "status": self.status,
+            "received_bytes": self.received_bytes,
+            "body_bytes": self.body_bytes,
+            "chunk_count": self.chunk_count,
+            "chunks": [c.to_dict() for c in self.chunks],
+            "chunks_elided": self.chunks_elided,
+            "last_chunk": None if self.last_chunk is None else self.last_chunk.to_dict(),
+            "problem": None if self.problem is None else self.problem.to_dict(),
+            "close": self.close.to_dict(),
+            "sse": None if self.sse is None else self.sse.to_dict(),
+            "head": self.head,
+            "notes": [n.to_dict() for n in self.notes],
+            "timing": self.timing,
+            "extra_bytes": self.extra_bytes,
+            "connection": self.connection,
+            "request": self.request,
+            "context": self.context,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
