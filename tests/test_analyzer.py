@@ -62,7 +62,7 @@ def three_ways(data: bytes, close: str = "fin", method: str = "GET") -> dict[str
         if len(data) > 1
         else []
     )
-    pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=False)]
     assert feed_all(pieces, close, method) == whole
     return whole
 
@@ -293,11 +293,11 @@ def test_malformed_chunked(body: bytes, state: str, bad_at: int, found: bytes) -
 def test_endless_size_line_is_bounded() -> None:
     analyzer = Analyzer(max_line=64)
     analyzer.feed(CHUNKED, 0.0)
-    for i in range(1000):
+    reads = 0
+    while not analyzer.failed and reads < 1000:
         analyzer.feed(b"1" * 100, 0.0)
-        if analyzer.failed:
-            break
-    assert i < 2
+        reads += 1
+    assert reads == 1
     report = analyzer.close("fin", 1.0)
     assert report.problem is not None
     assert report.problem.state.value == "chunk-size"
@@ -473,7 +473,7 @@ def chunked_messages(draw: Any) -> tuple[bytes, bytes, list[tuple[str, int, int]
     body = draw(st.binary(max_size=300))
     cuts = sorted(draw(st.lists(st.integers(1, max(len(body) - 1, 1)), max_size=8, unique=True)))
     cuts = [c for c in cuts if 0 < c < len(body)]
-    pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)])] if body else []
+    pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=False)] if body else []
     out = bytearray(CHUNKED)
     parts: list[tuple[str, int, int]] = [("head", 0, H)]
     for piece in pieces:
@@ -552,7 +552,7 @@ def test_any_split_gives_the_same_report(
     where = min(where, len(data))
     data = data[:where] + junk + data[where:]  # valid or not, the split must not matter
     points = sorted({c for c in cuts if 0 < c < len(data)})
-    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)])]
+    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=False)]
     assert feed_all(pieces) == feed_all([data])
 
 
