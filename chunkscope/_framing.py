@@ -145,7 +145,7 @@ class ChunkedReader:
         self._read_first = array("q")
         self._read_times = array("d")
         self.count = 0  # data chunks whose size line was read
-        self.body_bytes = 0  # chunk data bytes received
+        self._declared = 0  # sum of the sizes of all data chunks begun
         self.last_chunk: ChunkHeader | None = None  # the zero-size last-chunk
         self.trailers: list[tuple[str, str]] = []
         self.finding: FramingFinding | None = None
@@ -182,6 +182,11 @@ class ChunkedReader:
     @property
     def partial_line_offset(self) -> int:
         return self._line_offset
+
+    @property
+    def body_bytes(self) -> int:
+        """Chunk data bytes received so far."""
+        return self._declared - self._remaining
 
     @property
     def remaining(self) -> int:
@@ -254,7 +259,7 @@ class ChunkedReader:
         n = len(data)
         count = self.count
         first = count
-        body = self.body_bytes
+        body = self._declared
         keep = self.keep
         max_size = self.max_chunk_size
         sink = self.sink
@@ -294,7 +299,7 @@ class ChunkedReader:
         finally:
             if count != first:
                 self.count = count
-                self.body_bytes = body
+                self._declared = body
                 if first < keep:
                     self._read_first.append(first)
                     self._read_times.append(t)
@@ -408,7 +413,7 @@ class ChunkedReader:
                 self._read_first.append(index)
                 self._read_times.append(t)
         self.count = index + 1
-        self.body_bytes += size
+        self._declared += size
         self._remaining = size
         self._state = _State.DATA
 
