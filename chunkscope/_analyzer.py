@@ -132,6 +132,7 @@ class Analyzer:
         self._failure: Problem | None = None
         self._closed: Report | None = None
         self._live_next = 0
+        self._live_last_chunk = False
         # timing, all in the caller's clock
         self._reads = 0
         self._first_t: float | None = None
@@ -187,13 +188,14 @@ class Analyzer:
         if not self.live_events:
             return []
         events: list[ChunkHeader | SseEvent] = []
-        if self.chunked is not None:
-            kept = self.chunked.kept
-            events.extend(self.chunked.header(i) for i in range(self._live_next, kept))
-            self._live_next = kept
-            if self.chunked.last_chunk is not None and self._live_next == self.chunked.count:
-                events.append(self.chunked.last_chunk)
-                self._live_next += 1
+        chunked = self.chunked
+        if chunked is not None:
+            kept = chunked.kept
+            events.extend(chunked.header(i) for i in range(self._live_next, kept))
+            self._live_next = max(self._live_next, kept)
+            if chunked.last_chunk is not None and not self._live_last_chunk:
+                events.append(chunked.last_chunk)
+                self._live_last_chunk = True
         if self.sse is not None:
             events.extend(self.sse.pop_events())
         events.sort(key=lambda e: e.offset)
