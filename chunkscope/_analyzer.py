@@ -177,7 +177,7 @@ class Analyzer:
             return "status-line" if self._head_reader.in_status_line else "headers"
         if self._phase is _Phase.BODY:
             return self.chunked.state if self.chunked is not None else "body"
-        return self._phase.value
+        return str(self._phase.value)
 
     def pop_events(self) -> list[ChunkHeader | SseEvent]:
         """Chunk headers and SSE events since the last call, in stream order.

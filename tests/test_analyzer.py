@@ -473,7 +473,9 @@ def chunked_messages(draw: Any) -> tuple[bytes, bytes, list[tuple[str, int, int]
     body = draw(st.binary(max_size=300))
     cuts = sorted(draw(st.lists(st.integers(1, max(len(body) - 1, 1)), max_size=8, unique=True)))
     cuts = [c for c in cuts if 0 < c < len(body)]
-    pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=False)] if body else []
+    pieces = (
+        [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=False)] if body else []
+    )
     out = bytearray(CHUNKED)
     parts: list[tuple[str, int, int]] = [("head", 0, H)]
     for piece in pieces:
