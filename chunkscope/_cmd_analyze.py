@@ -93,8 +93,11 @@ def analyze_raw_file(path: str, args: argparse.Namespace) -> Report:
 def _looks_raw(path: str) -> bool:
     if path == "-":
         return False
-    with open(path, "rb") as f:
-        return f.read(5) == b"HTTP/"
+    try:
+        with open(path, "rb") as f:
+            return f.read(5) == b"HTTP/"
+    except OSError:
+        return False  # the capture reader says what is wrong with it
 
 
 def run(args: argparse.Namespace) -> int:
