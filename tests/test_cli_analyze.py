@@ -122,4 +122,6 @@ def test_python_dash_m_runs_the_same_command() -> None:
 def test_chunk_listing(capsys: pytest.CaptureFixture[str]) -> None:
     main(["analyze", FIELD, "--chunks", "4"])
     out = capsys.readouterr().out
-    assert "#0 " in out and "#22 " in out and "more ..." in out
+    assert "#0 " in out
+    assert "#22 " in out
+    assert "more ..." in out

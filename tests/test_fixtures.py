@@ -77,7 +77,8 @@ def test_fixture_verdict(name: str) -> None:
     report = analyze_capture(str(FIXTURES / name))
     capture = load_capture(FIXTURES / name)
     assert report.verdict.value == verdict
-    assert report.framing is not None and report.framing.value == "chunked"
+    assert report.framing is not None
+    assert report.framing.value == "chunked"
     assert report.close.kind.value == close
     assert report.received_bytes == len(capture.server_bytes)
     assert report.sse is not None
@@ -97,17 +98,21 @@ def test_fixture_verdict(name: str) -> None:
 
 def test_field_failure_every_event_arrived() -> None:
     report = analyze_capture(str(FIXTURES / "assistants-cut-after-done.capture"))
-    assert report.sse is not None and report.sse.terminal_event is not None
+    assert report.sse is not None
+    assert report.sse.terminal_event is not None
     assert report.sse.terminal_event.data == "[DONE]"
-    assert report.sse.last_event is not None and report.sse.last_event.name == "done"
-    assert report.problem is not None and report.problem.chunk == report.chunk_count
+    assert report.sse.last_event is not None
+    assert report.sse.last_event.name == "done"
+    assert report.problem is not None
+    assert report.problem.chunk == report.chunk_count
 
 
 def test_raw_fixture_matches_the_capture() -> None:
     raw = (FIXTURES / "assistants-cut-after-done.raw").read_bytes()
     assert raw == load_capture(FIXTURES / "assistants-cut-after-done.capture").server_bytes
     report = analyze_bytes(raw)
-    assert report.problem is not None and report.problem.missing == b"0\r\n\r\n"
+    assert report.problem is not None
+    assert report.problem.missing == b"0\r\n\r\n"
 
 
 def test_fixtures_hold_no_credentials() -> None:
