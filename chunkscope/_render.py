@@ -303,7 +303,8 @@ def _connection(report: Report) -> list[str]:
             for k, v in value.items():
                 walk(f"{prefix}{k}.", v)
         elif value is not None and value != [] and value != "":
-            lines.append(f"  {prefix.rstrip('.'):<24} {value}")
+            shown = f"{value:.6f}" if isinstance(value, float) else value
+            lines.append(f"  {prefix.rstrip('.'):<24} {shown}")
 
     walk("", conn)
     return lines
