@@ -132,3 +132,10 @@ def test_regenerating_gives_identical_bytes(tmp_path: Path) -> None:
     for path in FIXTURES.iterdir():
         if path.suffix in (".capture", ".raw"):
             assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_packaged_demo_capture_is_the_field_fixture() -> None:
+    from chunkscope._cmd_serve import demo_capture_path
+
+    packaged = Path(demo_capture_path()).read_bytes()
+    assert packaged == (FIXTURES / "assistants-cut-after-done.capture").read_bytes()

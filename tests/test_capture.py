@@ -1,0 +1,370 @@
+"""Live captures against real servers on 127.0.0.1: every close kind, every truncation state.
+
+Peers: chunkscope's own replay server (real sockets, real TLS via trustme),
+uvicorn serving a streaming ASGI app, and curl as a second client.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+import trustme
+
+import chunkscope
+from chunkscope import CloseKind, TransportError, analyze_capture, load_capture
+from chunkscope._server import Script
+from chunkscope.testing import assert_report, serving
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIELD = FIXTURES / "assistants-cut-after-done.capture"
+FIELD_BYTES = load_capture(FIELD).server_bytes
+
+
+@pytest.mark.parametrize(
+    ("close", "tls", "observed"),
+    [
+        ("fin", False, "fin"),
+        ("reset", False, "reset"),
+        ("tls-close-notify", True, "tls-close-notify"),
+        ("tls-no-close-notify", True, "tls-no-close-notify"),
+        ("reset", True, "reset"),
+    ],
+)
+async def test_each_close_kind_is_observed(close: str, tls: bool, observed: str) -> None:
+    async with serving(FIELD, tls=tls, close=close, speed=0) as server:
+        report = await chunkscope.capture(
+            server.url, ssl_context=server.ssl_context, idle_timeout=10
+        )
+    assert_report(
+        report,
+        verdict="truncated",
+        state="chunk-boundary",
+        offset=len(FIELD_BYTES),
+        missing=b"0\r\n\r\n",
+        close=observed,
+        sse_complete=True,
+    )
+    if observed == "reset":
+        assert "dropped by the kernel" in (report.close.detail or "")
+
+
+async def test_stall_ends_in_idle_timeout() -> None:
+    async with serving(FIELD, close="stall", stall=30, speed=0) as server:
+        report = await chunkscope.capture(server.url, idle_timeout=0.3)
+    assert_report(report, verdict="truncated", state="chunk-boundary", close="timeout")
+    assert report.close.idle is not None
+    assert report.close.idle >= 0.3
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.capture")))
+async def test_served_fixture_is_diagnosed_like_the_file(name: str, tmp_path: Path) -> None:
+    expected = analyze_capture(str(FIXTURES / name))
+    out = tmp_path / "live.capture"
+    tls = load_capture(FIXTURES / name).meta["scheme"] == "https"
+    async with serving(FIXTURES / name, tls=tls, speed=0) as server:
+        report = await chunkscope.capture(
+            server.url, ssl_context=server.ssl_context, output=str(out), idle_timeout=10
+        )
+    assert report.verdict == expected.verdict
+    malformed = expected.verdict.value == "malformed"  # chunkscope stops reading at a malformation
+    if not malformed:
+        assert report.received_bytes == expected.received_bytes
+    if expected.problem is not None:
+        assert report.problem is not None
+        assert (report.problem.state, report.problem.offset, report.problem.missing) == (
+            expected.problem.state,
+            expected.problem.offset,
+            expected.problem.missing,
+        )
+    if not malformed:
+        assert report.close.kind == expected.close.kind
+    # byte-exact round trip through a live socket and a capture file
+    live = load_capture(out)
+    original = load_capture(FIXTURES / name).server_bytes
+    if malformed:
+        assert original.startswith(live.server_bytes)
+    else:
+        assert live.server_bytes == original
+    assert live.end is not None
+    assert analyze_capture(str(out)).verdict == expected.verdict
+
+
+async def test_request_and_connection_details(tmp_path: Path) -> None:
+    out = tmp_path / "c.capture"
+    async with serving(FIXTURES / "assistants-complete.capture", tls=True, speed=0) as server:
+        report = await chunkscope.capture(
+            server.url + "v1/runs?x=1",
+            method="POST",
+            headers=[("Authorization", "Bearer sk-live-secret"), ("X-Trace", "abc")],
+            body=b'{"stream":true}',
+            ssl_context=server.ssl_context,
+            output=str(out),
+        )
+    assert report.verdict.value == "complete"
+    conn = report.connection
+    assert conn is not None
+    assert conn["tls"]["version"].startswith("TLS")
+    assert conn["tls"]["peer_cert"]["issuer"]
+    assert conn["peer"].startswith("127.0.0.1:")
+    assert conn["h11"]["outcome"] == "head-ok"
+    assert {"dns", "connect", "tls", "first_byte"} <= set(conn["timings"])
+    sent = load_capture(out).request_bytes
+    assert sent.startswith(b"POST /v1/runs?x=1 HTTP/1.1\r\n")
+    assert b"sk-live-secret" not in sent  # redacted by default, same length
+    assert b"Authorization: ****** **************\r\n" in sent
+    assert sent.endswith(b'{"stream":true}')
+
+
+async def test_no_redact_keeps_credentials(tmp_path: Path) -> None:
+    out = tmp_path / "c.capture"
+    async with serving(FIXTURES / "assistants-complete.capture", speed=0) as server:
+        await chunkscope.capture(
+            server.url, headers=[("Authorization", "Bearer keep-me")], output=str(out), redact=False
+        )
+    assert b"Bearer keep-me" in load_capture(out).request_bytes
+
+
+async def test_cross_check_says_what_h11_concludes() -> None:
+    async with serving(FIELD, speed=0) as server:
+        report = await chunkscope.capture(server.url, cross_check=True)
+    h11_view = report.connection["h11"] if report.connection else {}
+    assert h11_view["outcome"] == "error"
+    assert "incomplete chunked read" in h11_view["error"]
+    assert h11_view["httpx"] == (
+        "httpx.RemoteProtocolError: peer closed connection without sending complete message body "
+        "(incomplete chunked read)"
+    )
+
+
+# -- bad input: clear errors, bounded time and memory ---------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_unreachable_port() -> None:
+    with pytest.raises(TransportError, match="cannot connect") as info:
+        await chunkscope.capture(f"http://127.0.0.1:{free_port()}/")
+    assert info.value.kind == "connect"
+
+
+async def test_tls_name_mismatch(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("other.example").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    from chunkscope.testing import TlsPair
+
+    pair = TlsPair(ca, server_ctx, client_ctx, str(tmp_path / "ca.pem"))
+    async with serving(FIELD, tls=pair, speed=0) as server:
+        with pytest.raises(
+            TransportError, match="certificate verify failed.*(mismatch|match)"
+        ) as info:
+            await chunkscope.capture(server.url, ssl_context=server.ssl_context)
+    assert info.value.kind == "tls"
+
+
+async def test_untrusted_certificate() -> None:
+    async with serving(FIELD, tls=True, speed=0) as server:
+        with pytest.raises(TransportError, match="certificate verify failed") as info:
+            await chunkscope.capture(server.url)  # the system trust store does not know the CA
+        report = await chunkscope.capture(server.url, insecure=True)  # explicit opt-out works
+    assert info.value.kind == "tls"
+    assert report.verdict.value == "truncated"
+    assert report.connection is not None
+    assert report.connection["tls"]["verified"] is False
+
+
+HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+async def test_endless_chunk_size_line_is_cut_short(tmp_path: Path) -> None:
+    out = tmp_path / "h.capture"
+    script = Script(
+        reads=((0.0, HEAD),) + tuple((0.0, b"1" * 65536) for _ in range(64)),
+        close="stall",
+        stall=30,
+    )
+    start = time.monotonic()
+    async with serving(script) as server:
+        report = await chunkscope.capture(server.url, output=str(out), idle_timeout=10)
+    assert time.monotonic() - start < 10
+    assert_report(report, verdict="malformed", state="chunk-size")
+    assert report.problem is not None
+    assert "longer than 8192" in report.problem.message
+    assert report.received_bytes < 4 << 20  # stopped reading, did not swallow 4 MiB
+    assert load_capture(out).server_bytes[: len(HEAD)] == HEAD  # the partial capture is saved
+
+
+async def test_endless_headers_are_cut_short(tmp_path: Path) -> None:
+    out = tmp_path / "h.capture"
+    flood = b"HTTP/1.1 200 OK\r\n" + b"X-Flood: " + b"a" * 100 + b"\r\n"
+    script = Script(
+        reads=((0.0, flood),)
+        + tuple((0.0, b"X-More: " + b"b" * 1000 + b"\r\n") for _ in range(2000)),
+        close="stall",
+        stall=30,
+    )
+    async with serving(script) as server:
+        report = await chunkscope.capture(server.url, output=str(out), idle_timeout=10)
+    assert_report(report, verdict="malformed", state="headers", offset=65536)
+    assert len(load_capture(out).server_bytes) >= 65536
+
+
+async def test_one_byte_a_second_drip_is_bounded_by_max_time(tmp_path: Path) -> None:
+    out = tmp_path / "drip.capture"
+    script = Script(reads=((0.0, HEAD + b"5\r\nhello\r\n"),), slice=1, delay_per_write=1.0)
+    start = time.monotonic()
+    async with serving(script) as server:
+        report = await chunkscope.capture(
+            server.url, output=str(out), max_time=1.5, idle_timeout=10
+        )
+    assert time.monotonic() - start < 6
+    assert report.close.kind is CloseKind.TIMEOUT
+    assert "max-time" in (report.close.detail or "")
+    assert report.verdict.value == "truncated"
+    capture = load_capture(out)
+    assert capture.end is not None
+    assert 1 <= len(capture.server_bytes) <= 3
+
+
+# -- third-party peers ---------------------------------------------------------------
+
+
+async def sse_app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+    assert scope["type"] == "http"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/event-stream")],
+        }
+    )  # type: ignore[operator]
+    for i in range(5):
+        await send(
+            {
+                "type": "http.response.body",
+                "body": f"event: delta\ndata: {i}\n\n".encode(),
+                "more_body": True,
+            }
+        )  # type: ignore[operator]
+    await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})  # type: ignore[operator]
+
+
+@pytest.fixture
+def uvicorn_url() -> Iterator[str]:
+    uvicorn = pytest.importorskip("uvicorn")
+    port = free_port()
+    config = uvicorn.Config(sse_app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield f"http://127.0.0.1:{port}/stream"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+async def test_uvicorn_streaming_sse_is_complete(uvicorn_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "u.capture"
+    report = await chunkscope.capture(uvicorn_url, output=str(out), idle_timeout=10)
+    assert_report(report, verdict="complete")
+    assert report.framing is not None
+    assert report.framing.value == "chunked"
+    assert report.sse is not None
+    assert report.sse.events == 6
+    assert report.sse.terminal_seen
+    data = load_capture(out).server_bytes
+    for chunk in report.chunks:  # the chunk list matches the bytes
+        assert data[chunk.offset : chunk.data_offset] == b"%x\r\n" % chunk.size
+        assert data[chunk.data_offset + chunk.size : chunk.data_offset + chunk.size + 2] == b"\r\n"
+    assert report.last_chunk is not None
+    assert data[report.last_chunk.offset :] == b"0\r\n\r\n"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_server_bytes_equal_curl_raw_output(tmp_path: Path) -> None:
+    out = tmp_path / "c.capture"
+    async with serving(FIXTURES / "assistants-complete.capture", speed=0) as server:
+        report = await chunkscope.capture(server.url, output=str(out))
+        proc = await trio.run_process(
+            ["curl", "--raw", "-s", "-i", server.url], capture_stdout=True, check=False
+        )
+    assert report.verdict.value == "complete"
+    assert proc.stdout == load_capture(out).server_bytes
+
+
+def test_cli_capture_saves_and_reports(
+    serve_process: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chunkscope._cli import main
+
+    server = serve_process("--speed", "0", str(FIELD))  # type: ignore[operator]
+    out = tmp_path / "cli.capture"
+    code = main(
+        [
+            "capture",
+            server.url,
+            "-o",
+            str(out),
+            "--json",
+            "--terminal-event",
+            "thread.run.completed",
+        ]
+    )
+    assert code == 1
+    import json
+
+    d = json.loads(capsys.readouterr().out)
+    assert d["problem"]["state"] == "chunk-boundary"
+    assert d["close"]["kind"] == "fin"
+    assert "thread.run.completed" in d["sse"]["terminal_names"]
+    assert load_capture(out).server_bytes == FIELD_BYTES
+
+
+def test_cli_capture_events_and_exit_3(
+    serve_process: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chunkscope._cli import main
+
+    server = serve_process("--speed", "0", str(FIELD))  # type: ignore[operator]
+    assert main(["capture", server.url, "--events"]) == 1
+    out = capsys.readouterr().out
+    assert "chunk #0" in out
+    assert "event #22" in out and "done" in out
+    assert main(["capture", f"http://127.0.0.1:{free_port()}/"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("chunkscope: error: connect error")
+
+
+def test_cli_capture_as_a_process(serve_process: object, tmp_path: Path) -> None:
+    server = serve_process(
+        "--speed", "0", "--tls", "--ca-out", str(tmp_path / "ca.pem"), str(FIELD)
+    )  # type: ignore[operator]
+    proc = subprocess.run(
+        ["python", "-m", "chunkscope", "capture", server.url, "--cacert", str(tmp_path / "ca.pem")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "tls-no-close-notify" in proc.stdout
+    assert "How clients report this" in proc.stdout
