@@ -171,7 +171,7 @@ async def test_tls_name_mismatch(tmp_path: Path) -> None:
     pair = TlsPair(ca, server_ctx, client_ctx, str(tmp_path / "ca.pem"))
     async with serving(FIELD, tls=pair, speed=0) as server:
         with pytest.raises(
-            TransportError, match="certificate verify failed.*(mismatch|match)"
+            TransportError, match=r"certificate verify failed.*(mismatch|match)"
         ) as info:
             await chunkscope.capture(server.url, ssl_context=server.ssl_context)
     assert info.value.kind == "tls"
@@ -194,7 +194,7 @@ HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 async def test_endless_chunk_size_line_is_cut_short(tmp_path: Path) -> None:
     out = tmp_path / "h.capture"
     script = Script(
-        reads=((0.0, HEAD),) + tuple((0.0, b"1" * 65536) for _ in range(64)),
+        reads=((0.0, HEAD), *tuple((0.0, b"1" * 65536) for _ in range(64))),
         close="stall",
         stall=30,
     )
@@ -213,8 +213,10 @@ async def test_endless_headers_are_cut_short(tmp_path: Path) -> None:
     out = tmp_path / "h.capture"
     flood = b"HTTP/1.1 200 OK\r\n" + b"X-Flood: " + b"a" * 100 + b"\r\n"
     script = Script(
-        reads=((0.0, flood),)
-        + tuple((0.0, b"X-More: " + b"b" * 1000 + b"\r\n") for _ in range(2000)),
+        reads=(
+            (0.0, flood),
+            *tuple((0.0, b"X-More: " + b"b" * 1000 + b"\r\n") for _ in range(2000)),
+        ),
         close="stall",
         stall=30,
     )
@@ -347,7 +349,8 @@ def test_cli_capture_events_and_exit_3(
     assert main(["capture", server.url, "--events"]) == 1
     out = capsys.readouterr().out
     assert "chunk #0" in out
-    assert "event #22" in out and "done" in out
+    assert "event #22" in out
+    assert "done" in out
     assert main(["capture", f"http://127.0.0.1:{free_port()}/"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
