@@ -181,7 +181,7 @@ def assert_report(
     verdict: str | None = None,
     state: str | None = None,
     offset: int | None = None,
-    missing: bytes | None | _Unset = _UNSET,
+    missing: bytes | _Unset | None = _UNSET,
     close: str | None = None,
     chunk: int | None = None,
     sse_complete: bool | None = None,
