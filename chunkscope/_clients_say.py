@@ -81,7 +81,7 @@ def _truncated_length(report: Report) -> list[tuple[str, str]]:
 
 def _reset() -> list[tuple[str, str]]:
     return [
-        ("httpx / h11", "httpx.ReadError: [Errno 104] Connection reset by peer"),
+        ("httpx / h11", "httpx.ReadError: ... [Errno 104] Connection reset by peer"),
         (
             "requests / urllib3",
             'requests.exceptions.ChunkedEncodingError: ("Connection broken: '
@@ -102,8 +102,7 @@ def _malformed_size_line(report: Report) -> list[tuple[str, str]]:
         ("httpx / h11", "httpx.RemoteProtocolError: illegal chunk header: bytearray(b'...')"),
         (
             "aiohttp",
-            "aiohttp.ClientResponseError: 400, message='Invalid character in chunk size' (or a similar "
-            "chunk-size message)",
+            'aiohttp.ClientResponseError: 400, message="Invalid character in chunk size: ..."',
         ),
         ("curl", "curl: (43) Failed reading the chunked-encoded stream"),
     ]
@@ -137,6 +136,13 @@ def client_messages(report: Report) -> list[tuple[str, str]]:
         if p.state is ProblemState.BODY and p.remaining is not None:
             return _truncated_length(report)
         return []
-    if report.verdict is Verdict.MALFORMED and p.state is ProblemState.CHUNK_SIZE:
+    if (
+        report.verdict is Verdict.MALFORMED
+        and p.state is ProblemState.CHUNK_SIZE
+        and p.found is not None
+        and p.found not in (b" ", b"\t", b"\r", b"\n", b";")
+    ):
+        # verified for an invalid character in the size (e.g. b"0x5"); other
+        # size-line deviations get different, version-dependent messages
         return _malformed_size_line(report)
     return []
