@@ -466,31 +466,32 @@ async def _exchange(
                 kind, detail = classify_receive_error(exc)
                 return kind, f"sending the request failed: {detail}"
             recorder.sent(request)
-            while True:
-                deadline = min(trio.current_time() + idle, grace_deadline)
-                with trio.CancelScope(deadline=deadline) as waiting:
+            # One cancel scope for the idle timer, its deadline moved after
+            # each read: cheaper than a new scope per read on the hot path.
+            with trio.CancelScope(deadline=trio.current_time() + idle) as waiting:
+                while True:
                     try:
                         data = await stream.receive_some(RECEIVE_SIZE)
                     except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                         return classify_receive_error(exc)
-                if waiting.cancelled_caught:
-                    if analyzer.message_complete:
+                    if not data:
+                        return (CloseKind.TLS_CLOSE_NOTIFY if target.tls else CloseKind.FIN), None
+                    recorder.received(data if type(data) is bytes else bytes(data))
+                    if on_read is not None:
+                        on_read(analyzer, recorder)
+                    if analyzer.failed:
                         return CloseKind.UNKNOWN, (
-                            "server kept the connection open after a complete response; chunkscope closed it"
+                            "chunkscope stopped reading at the malformation and closed the connection"
                         )
-                    return CloseKind.TIMEOUT, f"no byte for --idle-timeout {options.idle_timeout} s"
-                if not data:
-                    return (CloseKind.TLS_CLOSE_NOTIFY if target.tls else CloseKind.FIN), None
-                recorder.received(data if type(data) is bytes else bytes(data))
-                if on_read is not None:
-                    on_read(analyzer, recorder)
-                if analyzer.failed:
-                    return (
-                        CloseKind.UNKNOWN,
-                        "chunkscope stopped reading at the malformation and closed the connection",
+                    if analyzer.message_complete and grace_deadline == math.inf:
+                        grace_deadline = trio.current_time() + GRACE_AFTER_COMPLETE
+                    waiting.deadline = min(trio.current_time() + idle, grace_deadline)
+            if waiting.cancelled_caught and not overall.cancel_called:
+                if analyzer.message_complete:
+                    return CloseKind.UNKNOWN, (
+                        "server kept the connection open after a complete response; chunkscope closed it"
                     )
-                if analyzer.message_complete and grace_deadline == math.inf:
-                    grace_deadline = trio.current_time() + GRACE_AFTER_COMPLETE
+                return CloseKind.TIMEOUT, f"no byte for --idle-timeout {options.idle_timeout} s"
         if overall.cancelled_caught:
             return CloseKind.TIMEOUT, f"--max-time {options.max_time} s reached"
         raise AssertionError("unreachable")  # pragma: no cover
