@@ -104,10 +104,13 @@ def httpx_stream(port: int, ca_pem: str) -> int:
     import httpx
 
     total = 0
-    with httpx.Client(verify=ssl.create_default_context(cafile=ca_pem)) as client:
-        with client.stream("GET", f"https://127.0.0.1:{port}/") as response:
-            for data in response.iter_raw(65536):
-                total += len(data)
+    verify = ssl.create_default_context(cafile=ca_pem)
+    with (
+        httpx.Client(verify=verify) as client,
+        client.stream("GET", f"https://127.0.0.1:{port}/") as response,
+    ):
+        for data in response.iter_raw(65536):
+            total += len(data)
     return total
 
 
