@@ -264,7 +264,7 @@ class Analyzer:
         if reader.finding is not None:
             f = reader.finding
             state = ProblemState.STATUS_LINE if f.in_status_line else ProblemState.HEADERS
-            self._fail(state, f.offset, f.found, f.expected, f.reason, t, None)
+            self._fail(state, f.offset, f.found, f.expected, f.reason, t, f.tolerated_by)
             return len(data)
         head = reader.head
         if head is None:
@@ -370,6 +370,17 @@ class Analyzer:
             te_offset = head.header_offsets[
                 next(i for i, (n, _) in enumerate(head.headers) if n.lower() == "transfer-encoding")
             ]
+            if not codings:
+                self._fail(
+                    ProblemState.HEADERS,
+                    te_offset,
+                    b"",
+                    "a transfer coding, e.g. chunked",
+                    "empty Transfer-Encoding: the body's framing is ambiguous",
+                    t,
+                    None,
+                )
+                return Framing.CLOSE_DELIMITED, None
             if codings.count("chunked") > 1:
                 self._fail(
                     ProblemState.HEADERS,

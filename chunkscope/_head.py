@@ -9,9 +9,11 @@ reported as soon as its first wrong byte arrives, so a server that answers
 with garbage is diagnosed without waiting for a line end that may never come.
 
 Every finding carries the absolute offset of its first offending byte.
-Lenient-but-legal recipient behaviour (bare LF line ends, obs-fold in a
-response, a status line without a reason phrase) is accepted and noted,
-because RFC 9112 lets a recipient accept it and common clients do.
+obs-fold in a response and a status line without a reason phrase are
+accepted and noted (RFC 9112 §5.2 tells a user agent to unfold; clients
+ignore the reason). A bare LF line end is a finding, with who tolerates it:
+the grammar requires CRLF, strict parsers (llhttp) reject it, and RFC 9112
+§2.2 only *lets* a recipient accept it.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class HeadFinding:
     expected: str
     reason: str
     in_status_line: bool
+    tolerated_by: str | None = None
 
 
 class HeadReader:
@@ -126,10 +129,12 @@ class HeadReader:
 
     # -- line handling ------------------------------------------------------
 
-    def _fail(self, index: int, found: bytes, expected: str, reason: str) -> None:
+    def _fail(
+        self, index: int, found: bytes, expected: str, reason: str, tolerated_by: str | None = None
+    ) -> None:
         in_status_line = self._phase is _Phase.STATUS_LINE
         self._phase = _Phase.FAILED
-        self.finding = HeadFinding(self.base + index, found, expected, reason, in_status_line)
+        self.finding = HeadFinding(self.base + index, found, expected, reason, in_status_line, tolerated_by)
 
     def _check_partial_line(self, start: int | None = None) -> None:
         """Catch a status line that can never be valid before its line end arrives."""
@@ -154,8 +159,15 @@ class HeadReader:
         end = nl
         if end > start and self._buf[end - 1] == 0x0D:
             end -= 1
-        elif len(self._notes) < 20:
-            self._notes.append((self.base + nl, "bare LF line end in the response head (accepted)"))
+        else:
+            self._fail(
+                nl,
+                b"\n",
+                'CRLF (b"\\r\\n") ending each line of the head',
+                "bare LF line end in the response head",
+                "h11, curl, requests and browsers (RFC 9112 §2.2 lets a recipient accept it); llhttp rejects it",
+            )
+            return False
         line = bytes(self._buf[start:end])
         self._line_start = nl + 1
         if self._phase is _Phase.STATUS_LINE:

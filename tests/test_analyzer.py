@@ -340,6 +340,14 @@ def test_chunk_size_limit_is_configurable() -> None:
         (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello", "headers", 17),
         (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "headers", 17),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", "headers", 17),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\nContent-Length: 5\r\n\r\nhello", "headers", 17),
+        (b"HTP/1.1 200 OK\r\n\r\n", "status-line", 2),
+        (b"HTTP/01.1 200 OK\r\n\r\n", "status-line", 6),
+        (b"HTTP/1.1\t200 OK\r\n\r\n", "status-line", 8),
+        (b"HTTP/1.1  200 OK\r\n\r\n", "status-line", 9),
+        (b"HTTP/1.1 2 OK\r\n\r\n", "status-line", 10),
+        (b"HTTP/1.1 200 OK\r\nFoo: 1\rBar: 2\r\n\r\n", "headers", 23),
+        (b"HTTP/1.1 200 OK\r\n Host: foo\r\n\r\n", "headers", 17),
     ],
 )
 def test_malformed_head(data: bytes, state: str, offset: int) -> None:
@@ -352,13 +360,20 @@ def test_malformed_head(data: bytes, state: str, offset: int) -> None:
 
 
 def test_lenient_head_forms_are_accepted_with_notes() -> None:
-    d = three_ways(b"HTTP/1.1 200\nTransfer-Encoding: chunked\nX: a\n  b\n\n0\r\n\r\n")
+    d = three_ways(b"HTTP/1.1 200\r\nTransfer-Encoding: chunked\r\nX: a\r\n  b\r\n\r\n0\r\n\r\n")
     assert d["verdict"] == "complete"
     messages = " ".join(n["message"] for n in d["notes"])
-    assert "bare LF" in messages
     assert "obs-fold" in messages
     assert "reason phrase" in messages
     assert ["X", "a b"] in d["head"]["headers"]
+
+
+def test_bare_lf_in_the_head_is_malformed_and_says_who_tolerates_it() -> None:
+    d = three_ways(b"HTTP/1.1 200 OK\nContent-Length: 0\n\n")
+    assert (d["verdict"], d["problem"]["state"], d["problem"]["offset"]) == ("malformed", "status-line", 15)
+    assert "h11" in d["problem"]["tolerated_by"]
+    d = three_ways(b"HTTP/1.1 200 OK\r\nA: b\nC: d\r\n\r\n")
+    assert (d["verdict"], d["problem"]["state"], d["problem"]["offset"]) == ("malformed", "headers", 21)
 
 
 def test_transfer_encoding_rules() -> None:
