@@ -25,10 +25,9 @@ class ServeProcess:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
         if not line.startswith("http"):
+            err = self.proc.stderr.read() if self.proc.stderr else ""
             self.stop()
-            raise AssertionError(
-                f"serve did not print its URL: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}"
-            )
+            raise AssertionError(f"serve did not print its URL: {line!r} {err}")
         self.url = line
 
     def stop(self) -> None:

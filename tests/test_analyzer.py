@@ -370,10 +370,18 @@ def test_lenient_head_forms_are_accepted_with_notes() -> None:
 
 def test_bare_lf_in_the_head_is_malformed_and_says_who_tolerates_it() -> None:
     d = three_ways(b"HTTP/1.1 200 OK\nContent-Length: 0\n\n")
-    assert (d["verdict"], d["problem"]["state"], d["problem"]["offset"]) == ("malformed", "status-line", 15)
+    assert (d["verdict"], d["problem"]["state"], d["problem"]["offset"]) == (
+        "malformed",
+        "status-line",
+        15,
+    )
     assert "h11" in d["problem"]["tolerated_by"]
     d = three_ways(b"HTTP/1.1 200 OK\r\nA: b\nC: d\r\n\r\n")
-    assert (d["verdict"], d["problem"]["state"], d["problem"]["offset"]) == ("malformed", "headers", 21)
+    assert (d["verdict"], d["problem"]["state"], d["problem"]["offset"]) == (
+        "malformed",
+        "headers",
+        21,
+    )
 
 
 def test_transfer_encoding_rules() -> None:

@@ -6,10 +6,12 @@ uvicorn serving a streaming ASGI app, and curl as a second client.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -371,3 +373,44 @@ def test_cli_capture_as_a_process(serve_process: object, tmp_path: Path) -> None
     assert proc.returncode == 1, proc.stderr
     assert "tls-no-close-notify" in proc.stdout
     assert "How clients report this" in proc.stdout
+
+
+def test_ctrl_c_saves_everything_and_reports_interrupted(
+    serve_process: object, tmp_path: Path
+) -> None:
+    import signal
+
+    complete = str(FIXTURES / "assistants-complete.capture")
+    server = serve_process(
+        "--speed",
+        "0",
+        "--truncate-at",
+        "before-last-chunk",
+        "--close",
+        "stall",
+        "--stall",
+        "60",
+        complete,
+    )  # type: ignore[operator]
+    out = tmp_path / "int.capture"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chunkscope", "capture", server.url, "-o", str(out), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # wait until every byte is on disk
+        if out.exists() and load_capture(out).server_bytes == FIELD_BYTES:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 1, stderr
+    report = json.loads(stdout)
+    assert report["close"]["kind"] == "interrupted"
+    assert report["problem"]["state"] == "chunk-boundary"
+    capture = load_capture(out)
+    assert capture.end is not None
+    assert capture.end.kind is CloseKind.INTERRUPTED
+    assert capture.server_bytes == FIELD_BYTES
