@@ -47,12 +47,7 @@ async def httpx_async(url: str, verify: ssl.SSLContext | None) -> bytes:
 async def test_httpx_async_and_sync_fail_on_the_field_failure() -> None:
     async with serving(FIELD, tls=True, speed=0) as server:
         with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
-            async with (
-                httpx.AsyncClient(verify=server.ssl_context) as client,
-                client.stream("POST", server.url) as r,
-            ):
-                async for _ in r.aiter_bytes():
-                    pass
+            await httpx_async(server.url, server.ssl_context)
         with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
             await trio.to_thread.run_sync(httpx_sync, server.url, server.ca_pem)
 
