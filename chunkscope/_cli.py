@@ -20,7 +20,15 @@ from collections.abc import Sequence
 
 from ._errors import CaptureFileError, ChunkscopeError, TransportError, UsageError
 
-__all__ = ["EXIT_COMPLETE", "EXIT_CONNECT", "EXIT_INTERNAL", "EXIT_PROBLEM", "EXIT_USAGE", "main"]
+__all__ = [
+    "EXIT_COMPLETE",
+    "EXIT_CONNECT",
+    "EXIT_INTERNAL",
+    "EXIT_PROBLEM",
+    "EXIT_USAGE",
+    "add_report_options",
+    "main",
+]
 
 EXIT_COMPLETE = 0
 EXIT_PROBLEM = 1
@@ -35,6 +43,28 @@ _COMMANDS = {
     "serve": "chunkscope._cmd_serve",
     "demo": "chunkscope._cmd_serve",
 }
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that prints a report shares."""
+    parser.add_argument(
+        "--json", action="store_true", help="print the JSON report (the stable contract)"
+    )
+    parser.add_argument(
+        "--terminal-event",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="SSE event name that ends the application stream (repeatable; "
+        "'done', 'message_stop' and data [DONE] are always recognised)",
+    )
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="list up to N chunk records in the text report",
+    )
 
 
 class _Parser(argparse.ArgumentParser):

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from ._analyzer import Analyzer, analyze_capture
+from ._cli import add_report_options
 from ._errors import CaptureFileError
 from ._render import render_text
 from ._report import CloseKind, Report
@@ -29,9 +30,6 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "file", metavar="FILE", help="capture file, or raw server bytes with --raw ('-' for stdin)"
     )
-    p.add_argument(
-        "--json", action="store_true", help="print the JSON report (the stable contract)"
-    )
     p.add_argument("--raw", action="store_true", help="FILE holds raw server bytes (no timestamps)")
     p.add_argument(
         "--method",
@@ -43,21 +41,6 @@ def add_parser(subparsers: Any) -> None:
         default="unknown",
         choices=[k.value for k in CloseKind],
         help="how the connection ended, for --raw input (default: unknown)",
-    )
-    p.add_argument(
-        "--terminal-event",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="SSE event name that ends the application stream (repeatable; "
-        "'done', 'message_stop' and data [DONE] are always recognised)",
-    )
-    p.add_argument(
-        "--chunks",
-        type=int,
-        default=0,
-        metavar="N",
-        help="list up to N chunk records in the text report",
     )
     p.add_argument(
         "--max-chunks-kept",
@@ -73,6 +56,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="BYTES",
         help="largest chunk size accepted",
     )
+    add_report_options(p)
     p.set_defaults(func=run)
 
 

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from ._cli import add_report_options
 from ._errors import UsageError
 
 __all__ = ["add_parser", "run"]
@@ -84,18 +85,10 @@ def add_parser(subparsers: Any) -> None:
         help="limit for the whole transfer",
     )
     p.add_argument("-o", "--output", metavar="FILE", help="save the capture (format v1) to FILE")
-    p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument(
         "--no-redact",
         action="store_true",
         help="keep credentials (Authorization, cookies, API keys) in the saved capture",
-    )
-    p.add_argument(
-        "--terminal-event",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="SSE event name that ends the application stream (repeatable)",
     )
     p.add_argument(
         "--events", action="store_true", help="print each chunk header and SSE event as it arrives"
@@ -105,13 +98,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="also parse the bytes with h11 and show what h11/httpx conclude",
     )
-    p.add_argument(
-        "--chunks",
-        type=int,
-        default=0,
-        metavar="N",
-        help="list up to N chunk records in the text report",
-    )
+    add_report_options(p)
     p.set_defaults(func=run)
 
 

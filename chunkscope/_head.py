@@ -134,7 +134,9 @@ class HeadReader:
     ) -> None:
         in_status_line = self._phase is _Phase.STATUS_LINE
         self._phase = _Phase.FAILED
-        self.finding = HeadFinding(self.base + index, found, expected, reason, in_status_line, tolerated_by)
+        self.finding = HeadFinding(
+            self.base + index, found, expected, reason, in_status_line, tolerated_by
+        )
 
     def _check_partial_line(self, start: int | None = None) -> None:
         """Catch a status line that can never be valid before its line end arrives."""
