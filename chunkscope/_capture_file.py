@@ -103,6 +103,7 @@ class Capture:
     reads: list[Received] = field(default_factory=list)
     end: Ended | None = None
     cut_off: bool = False  # the last line was partial, or no end record
+    partial_last_line: bool = False  # the file ends mid-record: it was truncated while written
 
     @property
     def server_bytes(self) -> bytes:
@@ -455,5 +456,6 @@ def load_capture(path: str | os.PathLike[str], *, max_bytes: int = MAX_LOAD_BYTE
         if f.tell():
             f.seek(-1, os.SEEK_END)
             saw_partial = f.read(1) != b"\n"
+    capture.partial_last_line = saw_partial
     capture.cut_off = saw_partial or capture.end is None
     return capture

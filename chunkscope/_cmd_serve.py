@@ -44,6 +44,11 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--once", action="store_true", help="serve one connection, then exit")
     p.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="replay a capture file that ends mid-record (refused by default)",
+    )
+    p.add_argument(
         "--truncate-at",
         metavar="POINT",
         help="cut the stream: an offset, before-last-chunk, after-last-chunk, mid-chunk:N, "
@@ -123,6 +128,7 @@ def run_serve(args: argparse.Namespace) -> int:
     script = make_script(
         source,
         tls=tls,
+        allow_truncated=args.allow_truncated,
         truncate_at=args.truncate_at,
         close=args.close,
         stall=args.stall,

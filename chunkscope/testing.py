@@ -30,6 +30,7 @@ import trio
 
 from ._builder import Response, sse_event
 from ._capture_file import Capture, load_capture
+from ._errors import CaptureFileError
 from ._faults import apply_faults
 from ._report import Report
 from ._server import Script, ServerInfo, close_for_capture, serve
@@ -79,12 +80,15 @@ def tls_pair(
     return TlsPair(ca, server, client, ca_pem)
 
 
-def make_script(source: Source, *, tls: bool = False, **faults: Any) -> Script:
+def make_script(
+    source: Source, *, tls: bool = False, allow_truncated: bool = True, **faults: Any
+) -> Script:
     """Turn a capture file, Capture, raw bytes, Response or Script into a server script.
 
     ``faults`` are :func:`chunkscope._faults.apply_faults` options
     (``truncate_at``, ``close``, ``stall``, ``slice``, ``delay_per_write``,
-    ``speed``). A capture keeps its read timing and its ending.
+    ``speed``). A capture keeps its read timing and its ending. With
+    ``allow_truncated=False`` a capture file that ends mid-record is refused.
     """
     if isinstance(source, Script):
         script = source
@@ -94,6 +98,13 @@ def make_script(source: Source, *, tls: bool = False, **faults: Any) -> Script:
         script = Script.from_bytes(source, close="fin")
     else:
         capture = source if isinstance(source, Capture) else load_capture(source)
+        if capture.partial_last_line and not allow_truncated:
+            raise CaptureFileError(
+                capture.path,
+                None,
+                "the file is truncated (its last record is incomplete); `chunkscope analyze` reads it, "
+                "`serve --allow-truncated` replays what it holds",
+            )
         reads = tuple((r.t, r.data) for r in capture.reads)
         kind = capture.end.kind if capture.end is not None else None
         script = Script(reads=reads, close=close_for_capture(kind, tls))

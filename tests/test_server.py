@@ -261,3 +261,82 @@ def test_builder_encodes_chunks_events_and_bodies() -> None:
     assert b"Content-Length: 5\r\n" in plain
     close_delimited = Response(body=b"hello", content_length=False).to_bytes()
     assert chunkscope.analyze_bytes(close_delimited, close="fin").framing.value == "close-delimited"  # type: ignore[union-attr]
+
+
+def test_truncated_capture_file_is_refused_unless_allowed(
+    tmp_path: Path, serve_process: object
+) -> None:
+    data = COMPLETE.read_bytes()
+    cut = tmp_path / "cut.capture"
+    cut.write_bytes(data[: len(data) - 40])  # ends inside the last record
+    proc = subprocess.run(
+        [sys.executable, "-m", "chunkscope", "serve", str(cut)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "truncated" in lines[0]
+    server = serve_process("--speed", "0", "--allow-truncated", str(cut))  # type: ignore[operator]
+    assert server.url.startswith("http://")
+
+
+def test_serve_with_own_certificate(tmp_path: Path) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chunkscope",
+            "serve",
+            "--once",
+            "--speed",
+            "0",
+            "--cert",
+            str(tmp_path / "cert.pem"),
+            "--key",
+            str(tmp_path / "key.pem"),
+            str(COMPLETE),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("https://127.0.0.1:")
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "chunkscope",
+                "capture",
+                url,
+                "--cacert",
+                str(tmp_path / "ca.pem"),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        report = json.loads(out.stdout)
+        assert report["verdict"] == "complete"
+        assert report["close"]["kind"] == "tls-close-notify"
+    finally:
+        proc.kill()
+        proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
