@@ -173,3 +173,19 @@ def test_capture_writer_redacts_by_default(tmp_path: Path) -> None:
     assert meta["redacted"] == ["Authorization", "Set-Cookie"]
     lines = [json.loads(line) for line in text.splitlines()]
     assert lines[0]["format"] == "chunkscope-capture"
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.lists(
+            st.sampled_from([b"x" * 40, b'"', b"\\", b"\r\n", b"\t", b"\x7f", b"\xe9", b"{}"]),
+            max_size=40,
+        ).map(b"".join),
+    )
+)
+def test_fast_json_string_matches_json_dumps(data: bytes) -> None:
+    from chunkscope._capture_file import json_string
+
+    assert json_string(data) == json.dumps(data.decode("latin-1")).encode("ascii")
