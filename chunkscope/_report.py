@@ -224,7 +224,8 @@ class SseSummary:
     ``partial_event`` is set when the stream stopped inside an event (some
     lines of it arrived, but not the blank line that dispatches it): a dict
     with ``offset`` (stream offset of its first byte), ``bytes``, ``fields``
-    (field names seen) and ``preview``.
+    (field names seen), ``preview`` (its data so far), ``unterminated_line``
+    and, when the last line had no line end, ``line_preview`` (that line).
     """
 
     events: int
