@@ -114,6 +114,28 @@ def httpx_stream(port: int, ca_pem: str) -> int:
     return total
 
 
+HTTPX_SCRIPT = """
+import ssl, sys, httpx
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+total = 0
+with httpx.Client(verify=ctx) as client, client.stream("GET", sys.argv[1]) as response:
+    for data in response.iter_raw(65536):
+        total += len(data)
+print(total)
+"""
+
+
+def httpx_process(port: int, ca_pem: str) -> float:
+    """Seconds for a whole python process streaming the body with httpx."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", HTTPX_SCRIPT, f"https://127.0.0.1:{port}/", ca_pem],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    return time.perf_counter() - start
+
+
 def timed(fn: object, *args: object) -> tuple[float, int]:
     start = time.perf_counter()
     n = fn(*args)  # type: ignore[operator]
