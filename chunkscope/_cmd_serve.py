@@ -194,7 +194,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 method="POST",
                 headers=[
                     ("Content-Type", "application/json"),
-                    ("Authorization", "Bearer sk-demo-not-a-real-key"),
+                    ("Authorization", "Bearer demo.not.a.real.key"),
                 ],
                 body=b'{"assistant_id":"asst_demo","stream":true}',
                 ssl_context=server.ssl_context,

@@ -119,7 +119,7 @@ def test_fixtures_hold_no_credentials() -> None:
     for path in FIXTURES.iterdir():
         if path.suffix in (".capture", ".raw"):
             text = path.read_bytes()
-            assert b"sk-EXAMPLE" not in text, path.name
+            assert b"not.a.real.key" not in text, path.name
             assert b"COOKIE0VALUE" not in text, path.name
 
 

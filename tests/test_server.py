@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -203,31 +206,41 @@ def test_hostile_sizes_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         load_capture(small, max_bytes=10)
 
 
-def test_once_serves_one_connection_then_exits(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def serve_once(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`chunkscope serve --once ARGS` in the background: its URL and process."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chunkscope", "serve", "--once", "--speed", "0", str(COMPLETE)],
+        [sys.executable, "-m", "chunkscope", "serve", "--once", "--speed", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        out = subprocess.run(
-            [sys.executable, "-m", "chunkscope", "capture", url, "--json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert json.loads(out.stdout)["verdict"] == "complete"
-        assert proc.wait(timeout=20) == 0
+        yield proc.stdout.readline().strip(), proc
     finally:
         proc.kill()
         proc.wait()
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def capture_json(url: str, *args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "chunkscope", "capture", url, "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return dict(json.loads(out.stdout))
+
+
+def test_once_serves_one_connection_then_exits() -> None:
+    with serve_once(str(COMPLETE)) as (url, proc):
+        assert capture_json(url)["verdict"] == "complete"
+        assert proc.wait(timeout=20) == 0
 
 
 def test_demo_diagnoses_the_field_failure() -> None:
@@ -292,51 +305,9 @@ def test_serve_with_own_certificate(tmp_path: Path) -> None:
     cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "cert.pem"))
     cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chunkscope",
-            "serve",
-            "--once",
-            "--speed",
-            "0",
-            "--cert",
-            str(tmp_path / "cert.pem"),
-            "--key",
-            str(tmp_path / "key.pem"),
-            str(COMPLETE),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+    own = ("--cert", str(tmp_path / "cert.pem"), "--key", str(tmp_path / "key.pem"))
+    with serve_once(*own, str(COMPLETE)) as (url, _):
         assert url.startswith("https://127.0.0.1:")
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "chunkscope",
-                "capture",
-                url,
-                "--cacert",
-                str(tmp_path / "ca.pem"),
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        report = json.loads(out.stdout)
-        assert report["verdict"] == "complete"
-        assert report["close"]["kind"] == "tls-close-notify"
-    finally:
-        proc.kill()
-        proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        report = capture_json(url, "--cacert", str(tmp_path / "ca.pem"))
+    assert report["verdict"] == "complete"
+    assert report["close"]["kind"] == "tls-close-notify"
