@@ -220,9 +220,10 @@ def _sse(report: Report) -> list[str]:
         )
     if s.partial_event is not None:
         pe = s.partial_event
+        preview = pe.get("preview") or pe.get("line_preview") or ""
         lines.append(
             f"  PARTIAL EVENT at end of stream: {pe.get('bytes')} bytes from offset {pe.get('offset')}"
-            f" (fields {pe.get('fields')}), preview {str(pe.get('preview', ''))[:60]!r}"
+            f" (fields {pe.get('fields')}), cut at {str(preview)[:60]!r}"
         )
     for note in s.notes:
         lines.append(f"  note: {note}")
