@@ -72,6 +72,7 @@ class CaptureOptions:
     proxy: str | None = None
     connect_timeout: float | None = 30.0
     idle_timeout: float | None = 60.0
+    head_timeout: float | None = 60.0
     max_time: float | None = None
     output: str | None = None
     redact: bool = True
@@ -458,6 +459,9 @@ async def _exchange(
     on_read = options.on_read
     idle = options.idle_timeout or math.inf
     grace_deadline = math.inf
+    # A head dripped a byte at a time resets the idle timer forever; the head
+    # (unlike a long stream's body) has a deadline of its own.
+    head_deadline = trio.current_time() + (options.head_timeout or math.inf)
     try:
         with trio.CancelScope(deadline=max_deadline) as overall:
             try:
@@ -468,7 +472,9 @@ async def _exchange(
             recorder.sent(request)
             # One cancel scope for the idle timer, its deadline moved after
             # each read: cheaper than a new scope per read on the hot path.
-            with trio.CancelScope(deadline=trio.current_time() + idle) as waiting:
+            with trio.CancelScope(
+                deadline=min(trio.current_time() + idle, head_deadline)
+            ) as waiting:
                 while True:
                     try:
                         data = await stream.receive_some(RECEIVE_SIZE)
@@ -485,11 +491,19 @@ async def _exchange(
                         )
                     if analyzer.message_complete and grace_deadline == math.inf:
                         grace_deadline = trio.current_time() + GRACE_AFTER_COMPLETE
-                    waiting.deadline = min(trio.current_time() + idle, grace_deadline)
+                    waiting.deadline = min(
+                        trio.current_time() + idle,
+                        grace_deadline,
+                        head_deadline if analyzer.body_offset is None else math.inf,
+                    )
             if waiting.cancelled_caught and not overall.cancel_called:
                 if analyzer.message_complete:
                     return CloseKind.UNKNOWN, (
                         "server kept the connection open after a complete response; chunkscope closed it"
+                    )
+                if analyzer.body_offset is None and trio.current_time() >= head_deadline:
+                    return CloseKind.TIMEOUT, (
+                        f"the response head was not complete within --head-timeout {options.head_timeout} s"
                     )
                 return CloseKind.TIMEOUT, f"no byte for --idle-timeout {options.idle_timeout} s"
         if overall.cancelled_caught:

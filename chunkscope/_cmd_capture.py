@@ -77,6 +77,14 @@ def add_parser(subparsers: Any) -> None:
         help="stop and report 'timeout' after S seconds without a byte (default 60; 0 = never)",
     )
     p.add_argument(
+        "--head-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="stop and report 'timeout' if the response head is not complete after S seconds, "
+        "however slowly bytes drip in (default 60; 0 = never)",
+    )
+    p.add_argument(
         "-m",
         "--max-time",
         type=float,
@@ -161,6 +169,7 @@ def build_options(args: argparse.Namespace) -> dict[str, Any]:
         "proxy": args.proxy,
         "connect_timeout": args.connect_timeout or None,
         "idle_timeout": args.idle_timeout or None,
+        "head_timeout": args.head_timeout or None,
         "max_time": args.max_time,
         "output": args.output,
         "redact": not args.no_redact,

@@ -414,3 +414,16 @@ def test_ctrl_c_saves_everything_and_reports_interrupted(
     assert capture.end is not None
     assert capture.end.kind is CloseKind.INTERRUPTED
     assert capture.server_bytes == FIELD_BYTES
+
+
+async def test_a_dripped_head_is_bounded_by_the_head_timeout() -> None:
+    script = Script(
+        reads=((0.0, b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200),), slice=1, delay_per_write=0.05
+    )
+    start = time.monotonic()
+    async with serving(script) as server:
+        report = await chunkscope.capture(server.url, head_timeout=0.5, idle_timeout=10)
+    assert time.monotonic() - start < 5
+    assert report.close.kind is CloseKind.TIMEOUT
+    assert "--head-timeout" in (report.close.detail or "")
+    assert_report(report, verdict="truncated", state="status-line")

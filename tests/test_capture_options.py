@@ -104,6 +104,7 @@ def namespace(**kw: object) -> argparse.Namespace:
         proxy=None,
         connect_timeout=30.0,
         idle_timeout=60.0,
+        head_timeout=60.0,
         max_time=None,
         output=None,
         no_redact=False,
