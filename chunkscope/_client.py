@@ -3,11 +3,13 @@
 Theory of operation
 -------------------
 ``capture()`` dials (directly, via ``connect_to``, or through an HTTP
-CONNECT proxy), optionally wraps the stream in TLS with
-``https_compatible=False`` so that a missing close_notify is *seen*, writes
-the request that h11 serialises, then loops on ``receive_some``. Each read
-goes to the :class:`~chunkscope._recorder.Recorder` (capture file first, then
-the analyzer). The loop ends when the peer closes, resets, goes idle, the
+CONNECT proxy), optionally wraps the stream in TLS
+(:class:`~chunkscope._tls.TLSStream`, which sees a missing close_notify the
+way ``trio.SSLStream(https_compatible=False)`` does, and returns every record
+of one transport read as one read), writes the request that h11 serialises,
+then loops on ``receive_some``. Each read goes to the
+:class:`~chunkscope._recorder.Recorder` (capture file first, then the
+analyzer). The loop ends when the peer closes, resets, goes idle, the
 time limit passes, the user interrupts, or the analyzer says the message is
 complete (then chunkscope waits a short grace period to see how the server
 closes) or broken (then it stops at once: a hostile peer gets no more time).
@@ -50,6 +52,7 @@ from ._crosscheck import H11CrossCheck
 from ._errors import TransportError, UsageError
 from ._recorder import Recorder
 from ._report import CloseKind, Report
+from ._tls import TLSStream
 
 __all__ = ["CaptureOptions", "capture", "classify_receive_error"]
 
@@ -420,7 +423,7 @@ async def _connect(
     if not target.tls:
         return tcp
     ctx = _ssl_context(options)
-    tls = trio.SSLStream(tcp, ctx, server_hostname=target.host, https_compatible=False)
+    tls = TLSStream(tcp, ctx, server_hostname=target.host)
     t = trio.current_time()
     try:
         await tls.do_handshake()
