@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chunkscope import CaptureFileError, CaptureWriter, CloseKind, load_capture
-from chunkscope._capture_file import Ended, HeadMasker, Received, iter_capture, redact_request
+from chunkscope._capture_file import (
+    RELEASE_WINDOW,
+    Ended,
+    HeadMasker,
+    Received,
+    iter_capture,
+    redact_request,
+)
 
 HEADER = '{"format":"chunkscope-capture","version":1,"created":"x","tool":"t"}\n'
 
@@ -69,6 +78,30 @@ def test_writer_flushes_every_record(tmp_path: Path) -> None:
     records = list(iter_capture(path))  # another reader, while the writer is open
     assert Received(0.5, b"HTTP/1.1 200 OK\r\n") in records
     w.close()
+
+
+def test_a_capture_longer_than_the_release_window_is_byte_exact(tmp_path: Path) -> None:
+    # Past RELEASE_WINDOW the writer hands written pages back to the kernel;
+    # what is read back must not notice.
+    reads = [
+        bytes([i % 256]) * 65536 + bytes(range(256)) for i in range(3 * RELEASE_WINDOW // 65536)
+    ]
+    write_capture(tmp_path / "big.capture", reads)
+    assert [r.data for r in load_capture(tmp_path / "big.capture").reads] == reads
+
+
+def test_writer_to_a_pipe_keeps_every_byte(tmp_path: Path) -> None:
+    # A FIFO has no page cache to release: the writer must notice and go on.
+    fifo = tmp_path / "capture.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    reads = [b"z" * 65536] * (2 * RELEASE_WINDOW // 65536)
+    write_capture(fifo, reads)
+    reader.join(10)
+    (tmp_path / "copy.capture").write_bytes(got[0])
+    assert load_capture(tmp_path / "copy.capture").server_bytes == b"".join(reads)
 
 
 @pytest.mark.parametrize(
