@@ -142,7 +142,8 @@ class TLSStream(trio.abc.Stream):
                 return b""
             # Reading may have produced handshake bytes the peer now waits
             # for (a TLS 1.2 renegotiation, say): send them before waiting.
-            await self._flush_quietly()
+            if self._outgoing.pending:
+                await self._flush_quietly()
             await self._fill()
             waited = True
 
