@@ -1,14 +1,19 @@
 """Loopback TLS receive throughput: bare trio loop vs chunkscope capture vs httpx, in one run.
 
 One fast TLS server (Python ssl sockets in a thread, writing 1 MiB blocks, so
-the server is not the bottleneck) serves a chunked response; three clients
-receive it:
+the server is not the bottleneck) serves a chunked response; clients receive it:
 
-  (a) a bare trio SSLStream receive loop (the baseline: the most a trio client can do)
+  (a) a bare trio SSLStream receive loop (the baseline: the least a trio client can do)
   (b) chunkscope capture, recording every read to a capture file and analyzing it
   (c) httpx streaming the body (h11 underneath)
 
-plus (b) as a whole `chunkscope capture -o FILE` process, with its peak RSS.
+(a), (b) and (c) also run as whole processes (`chunkscope capture -o FILE` for
+(b)), compared with each other. Two more lines say where (b)'s time goes:
+chunkscope capture without -o (receive and analysis only), and (w), a plain
+write() loop putting the same number of bytes into a new file in the same
+directory (what recording costs on this machine, before any capture logic).
+
+Every figure is the median of --runs runs, after one warm-up run of each client.
 Prints MB/s and ratios against (a) and (c) measured in the same run.
 
     python bench/capture.py                  # 256 MiB in 16 KiB chunks, 16 MiB in 64 B chunks
@@ -23,11 +28,13 @@ import os
 import resource
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 
 import trio
 import trustme
@@ -90,7 +97,7 @@ async def bare_trio(port: int, ctx: ssl.SSLContext) -> int:
     return total
 
 
-async def chunkscope_capture(port: int, ctx: ssl.SSLContext, out: str) -> int:
+async def chunkscope_capture(port: int, ctx: ssl.SSLContext, out: str | None) -> int:
     report = await run_capture(
         CaptureOptions(
             url=f"https://127.0.0.1:{port}/", ssl_context=ctx, output=out, idle_timeout=30
@@ -114,6 +121,33 @@ def httpx_stream(port: int, ca_pem: str) -> int:
     return total
 
 
+def write_loop(path: str, total: int) -> int:
+    """A plain write() loop of ``total`` bytes into a new file: the machine's cost of recording."""
+    block = b"x" * 65536
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for _ in range(total // len(block)):
+            os.write(fd, block)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return total // len(block) * len(block)
+
+
+BARE_SCRIPT = """
+import ssl, sys, trio
+async def main(port, cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    tcp = await trio.open_tcp_stream("127.0.0.1", port)
+    stream = trio.SSLStream(tcp, ctx, server_hostname="127.0.0.1", https_compatible=False)
+    await stream.send_all(b"GET / HTTP/1.1\\r\\nHost: bench\\r\\nConnection: close\\r\\n\\r\\n")
+    total = 0
+    while data := await stream.receive_some(65536):
+        total += len(data)
+    print(total)
+trio.run(main, int(sys.argv[1]), sys.argv[2])
+"""
+
 HTTPX_SCRIPT = """
 import ssl, sys, httpx
 ctx = ssl.create_default_context(cafile=sys.argv[2])
@@ -125,84 +159,103 @@ print(total)
 """
 
 
-def httpx_process(port: int, ca_pem: str) -> float:
-    """Seconds for a whole python process streaming the body with httpx."""
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-c", HTTPX_SCRIPT, f"https://127.0.0.1:{port}/", ca_pem],
-        stdout=subprocess.DEVNULL,
-        check=True,
-    )
-    return time.perf_counter() - start
-
-
-def timed(fn: object, *args: object) -> tuple[float, int]:
-    start = time.perf_counter()
-    n = fn(*args)  # type: ignore[operator]
-    return time.perf_counter() - start, int(n)  # type: ignore[call-overload]
-
-
-def whole_process(port: int, ca_pem: str, out: str) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB) of a `chunkscope capture -o FILE` process."""
+def process(argv: list[str]) -> tuple[float, float]:
+    """Seconds and peak RSS (MiB) of one whole process; it must exit 0."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chunkscope",
-            "capture",
-            f"https://127.0.0.1:{port}/",
-            "--cacert",
-            ca_pem,
-            "-o",
-            out,
-        ],
-        stdout=subprocess.DEVNULL,
-        check=False,
-    )
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    assert proc.returncode == 0, proc.returncode
+    assert proc.returncode == 0, (argv[:4], proc.returncode, proc.stderr[-500:])
     return elapsed, max(rss, before) / 1024
 
 
-def run_case(
-    chunk_size: int, total: int, ca: trustme.CA, ca_pem: str, tmp: str, with_httpx: bool
-) -> None:
+def capture_argv(port: int, ca_pem: str, out: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "chunkscope",
+        "capture",
+        f"https://127.0.0.1:{port}/",
+        "--cacert",
+        ca_pem,
+        "-o",
+        out,
+    ]
+
+
+def median_seconds(runs: int, fn: Callable[[], object], after: Callable[[], None]) -> float:
+    """Median wall time of ``runs`` calls, after one warm-up call; ``after`` cleans up each."""
+    times = []
+    for i in range(runs + 1):
+        start = time.perf_counter()
+        fn()
+        elapsed = time.perf_counter() - start
+        after()
+        if i:
+            times.append(elapsed)
+    return statistics.median(times)
+
+
+def run_case(chunk_size: int, total: int, ca: trustme.CA, ca_pem: str, tmp: str, runs: int) -> None:
     server = FastServer(chunk_size, total, ca)
+    port = server.port
     ctx = ssl.create_default_context()
     ca.configure_trust(ctx)
     out = os.path.join(tmp, "bench.capture")
-    t_a, n_a = timed(lambda: trio.run(bare_trio, server.port, ctx))
-    t_b, n_b = timed(lambda: trio.run(chunkscope_capture, server.port, ctx, out))
-    os.unlink(out)
-    t_p, rss = whole_process(server.port, ca_pem, out)
-    os.unlink(out)
-    mb = n_a / 1e6
-    print(f"\n{total / (1 << 20):.0f} MiB in {chunk_size} B chunks ({n_a} bytes on the wire)")
-    print(f"  (a) bare trio SSLStream loop      {mb / t_a:8.1f} MB/s")
-    print(
-        f"  (b) chunkscope capture -o FILE    {n_b / 1e6 / t_b:8.1f} MB/s   {t_a / t_b:5.2f}x of (a)"
+    wire = trio.run(bare_trio, port, ctx)
+
+    def remove() -> None:
+        if os.path.exists(out):
+            os.unlink(out)
+
+    def nothing() -> None:
+        pass
+
+    def mbps(seconds: float) -> str:
+        return f"{wire / 1e6 / seconds:8.1f} MB/s"
+
+    t_a = median_seconds(runs, lambda: trio.run(bare_trio, port, ctx), nothing)
+    t_b = median_seconds(runs, lambda: trio.run(chunkscope_capture, port, ctx, out), remove)
+    t_n = median_seconds(runs, lambda: trio.run(chunkscope_capture, port, ctx, None), nothing)
+    t_c = median_seconds(runs, lambda: httpx_stream(port, ca_pem), nothing)
+    t_w = median_seconds(runs, lambda: write_loop(out, wire), nothing)
+    t_ap = median_seconds(
+        runs, lambda: process([sys.executable, "-c", BARE_SCRIPT, str(port), ca_pem]), nothing
     )
-    print(
-        f"  (b) as a whole process            {mb / t_p:8.1f} MB/s   {t_a / t_p:5.2f}x of (a)  peak RSS {rss:.0f} MiB"
+    rss = 0.0
+
+    def capture_process() -> None:
+        nonlocal rss
+        rss = max(rss, process(capture_argv(port, ca_pem, out))[1])
+
+    t_bp = median_seconds(runs, capture_process, remove)
+    t_cp = median_seconds(
+        runs,
+        lambda: process([sys.executable, "-c", HTTPX_SCRIPT, f"https://127.0.0.1:{port}/", ca_pem]),
+        nothing,
     )
-    if with_httpx:
-        t_c, n_c = timed(httpx_stream, server.port, ca_pem)
-        t_cp = httpx_process(server.port, ca_pem)
-        print(
-            f"  (c) httpx streaming               {n_c / 1e6 / t_c:8.1f} MB/s   (b) is {t_c / t_b:5.2f}x faster"
-        )
-        print(
-            f"  (c) as a whole process            {mb / t_cp:8.1f} MB/s   "
-            f"(b) as a whole process is {t_cp / t_p:5.2f}x faster"
-        )
+    print(f"\n{total / (1 << 20):.0f} MiB in {chunk_size} B chunks ({wire} bytes on the wire)")
+    print("  in one process:")
+    print(f"    (a) bare trio SSLStream loop      {mbps(t_a)}")
+    print(f"    (b) chunkscope capture -o FILE    {mbps(t_b)}   {t_a / t_b:5.2f}x of (a)")
+    print(f"    (c) httpx streaming               {mbps(t_c)}   (b) is {t_c / t_b:5.2f}x (c)")
+    print("  as whole processes (interpreter start-up and imports included):")
+    print(f"    (a) bare trio SSLStream loop      {mbps(t_ap)}")
+    print(
+        f"    (b) chunkscope capture -o FILE    {mbps(t_bp)}   {t_ap / t_bp:5.2f}x of (a)"
+        f"   peak RSS {rss:.0f} MiB"
+    )
+    print(f"    (c) httpx streaming               {mbps(t_cp)}   (b) is {t_cp / t_bp:5.2f}x (c)")
+    print("  where (b)'s time goes, in one process:")
+    print(f"    chunkscope capture, no -o         {mbps(t_n)}   {t_a / t_n:5.2f}x of (a)")
+    print(f"    (w) write() loop, same bytes      {mbps(t_w)}   to a new file beside the capture")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1/8 of the default sizes")
+    parser.add_argument("--runs", type=int, default=3, help="measured runs per client (median)")
     parser.add_argument(
         "--rss-gib",
         type=float,
@@ -215,11 +268,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ca_pem = os.path.join(tmp, "ca.pem")
         ca.cert_pem.write_to_path(ca_pem)
-        run_case(16384, (256 << 20) // scale, ca, ca_pem, tmp, with_httpx=True)
-        run_case(64, (16 << 20) // scale, ca, ca_pem, tmp, with_httpx=True)
+        run_case(16384, (256 << 20) // scale, ca, ca_pem, tmp, args.runs)
+        run_case(64, (16 << 20) // scale, ca, ca_pem, tmp, args.runs)
         if args.rss_gib:
             server = FastServer(16384, int(args.rss_gib * (1 << 30)), ca)
-            seconds, rss = whole_process(server.port, ca_pem, os.path.join(tmp, "big.capture"))
+            out = os.path.join(tmp, "big.capture")
+            seconds, rss = process(capture_argv(server.port, ca_pem, out))
             size = server.body_bytes / (1 << 30)
             print(
                 f"\nwhole-process capture of {size:.2f} GiB: {seconds:.1f} s, peak RSS {rss:.0f} MiB"
