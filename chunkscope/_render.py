@@ -190,6 +190,10 @@ def _close(report: Report) -> list[str]:
         when = f" at {_secs(c.t)}" + (
             "" if c.idle is None else f", {_secs(c.idle)} after the last byte"
         )
+    if c.kind is CloseKind.UNKNOWN and c.detail:
+        # The detail says what happened (chunkscope closed a kept-alive
+        # connection, stopped at a malformation, the file was cut off).
+        return ["", "How the connection ended", f"  {c.kind.value}{when}: {c.detail}"]
     lines = ["", "How the connection ended", f"  {c.kind.value}{when}: {describe_close(c.kind)}"]
     if c.detail:
         lines.append(f"  detail: {c.detail}")
@@ -293,22 +297,133 @@ def _meaning(report: Report) -> list[str]:
     return ["", "What it means", *(f"  {line}" for line in out)]
 
 
+def _ms(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "?"
+    if seconds >= 1:
+        return f"{seconds:.3f} s"
+    return f"{seconds * 1000:.2f} ms" if seconds < 0.01 else f"{seconds * 1000:.1f} ms"
+
+
+def _join(*parts: object) -> str:
+    """The truthy parts, as text, joined by commas (a falsy part is a fact not known)."""
+    return ", ".join(str(p) for p in parts if p)
+
+
 def _connection(report: Report) -> list[str]:
-    conn = report.connection
+    """Curated lines for the keys chunkscope writes; any other key is listed as it is."""
+    conn = dict(report.connection or {})
     if not conn:
         return []
-    lines = ["", "Connection"]
+    timings = conn.pop("timings", None) or {}
+    rows: list[tuple[str, str]] = []
+    target = conn.pop("target", None)
+    method = conn.pop("method", None)
+    for key in ("scheme", "host", "port"):  # all said by the target URL
+        conn.pop(key, None)
+    if target:
+        rows.append(("request", _join(f"{method or ''} {target}".strip())))
+    dns = conn.pop("dns", None)
+    if dns:
+        took = f" in {_ms(timings['dns'])}" if "dns" in timings else ""
+        rows.append(("dns", f"{', '.join(map(str, dns))}{took}"))
+    connect_to = conn.pop("connect_to", None)
+    if connect_to:
+        rows.append(("dialled", f"{connect_to} (--connect-to; Host and SNI from the URL)"))
+    proxy = conn.pop("proxy", None)
+    proxy_status = conn.pop("proxy_status", None)
+    if proxy:
+        rows.append(("proxy", _join(f"CONNECT via {proxy}", proxy_status and repr(proxy_status))))
+    local, peer = conn.pop("local", None), conn.pop("peer", None)
+    if local or peer:
+        took = f", connected in {_ms(timings['connect'])}" if "connect" in timings else ""
+        rows.append(("tcp", f"{local or '?'} -> {peer or '?'}{took}"))
+    tls = conn.pop("tls", None)
+    if isinstance(tls, dict):
+        rows.append(
+            (
+                "tls",
+                _join(
+                    tls.get("version"),
+                    tls.get("cipher"),
+                    tls.get("alpn") and f"ALPN {tls['alpn']}",
+                    tls.get("sni") and f"SNI {tls['sni']}",
+                    "tls" in timings and f"handshake {_ms(timings['tls'])}",
+                ),
+            )
+        )
+        cert = tls.get("peer_cert")
+        if isinstance(cert, dict):
+            rows.append(
+                (
+                    "certificate",
+                    _join(
+                        cert.get("subject") and f"subject {cert['subject']}",
+                        cert.get("issuer") and f"issuer {cert['issuer']}",
+                        cert.get("not_after") and f"expires {cert['not_after']}",
+                    ),
+                )
+            )
+        if tls.get("verified") is False:
+            rows.append(("verification", "OFF (--insecure): the peer was not authenticated"))
+    if "first_byte" in timings:
+        rows.append(("first byte", f"{_ms(timings['first_byte'])} after the request was sent"))
+    conn.pop("largest_gap", None)  # the Timing section says it
+    check = conn.pop("h11", None)
+    if isinstance(check, dict):
+        said = check.get("httpx") or check.get("error")
+        rows.append(
+            (
+                "h11 (httpx)",
+                _join(
+                    check.get("outcome"),
+                    check.get("status") and f"status {check['status']}",
+                    said and str(said),
+                ),
+            )
+        )
+    error = conn.pop("error", None)
+    if isinstance(error, dict):
+        rows.append(("failed", _join(error.get("kind"), error.get("reason"))))
+    created, tool = conn.pop("created", None), conn.pop("tool", None)
+    masking = None
+    if "redacted" in conn:  # written by CaptureWriter: null means --no-redact
+        masked = conn.pop("redacted")
+        masking = (
+            "credentials kept (--no-redact)"
+            if masked is None
+            else (f"masked {', '.join(map(str, masked))}" if masked else "nothing to mask")
+        )
+    synthetic = conn.pop("synthetic", None)
+    if created or tool or masking or synthetic:
+        rows.append(
+            (
+                "capture file",
+                _join(
+                    created and f"created {created}",
+                    tool,
+                    masking,
+                    synthetic and "synthetic fixture",
+                ),
+            )
+        )
+    started = conn.pop("t0_wall", None)
+    if started:
+        rows.append(("started", str(started)))
 
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
                 walk(f"{prefix}{k}.", v)
         elif value is not None and value != [] and value != "":
-            shown = f"{value:.6f}" if isinstance(value, float) else value
-            lines.append(f"  {prefix.rstrip('.'):<24} {shown}")
+            rows.append((prefix.rstrip("."), str(value)))
 
     walk("", conn)
-    return lines
+    for key, value in timings.items():
+        if key not in ("dns", "connect", "tls", "first_byte"):
+            rows.append((f"timings.{key}", _ms(value)))
+    width = max(len(k) for k, _ in rows) if rows else 0
+    return ["", "Connection", *(f"  {k:<{width}}  {v}" for k, v in rows)]
 
 
 def _timing(report: Report) -> list[str]:

@@ -126,6 +126,39 @@ async def test_request_and_connection_details(tmp_path: Path) -> None:
     assert sent.endswith(b'{"stream":true}')
 
 
+async def test_text_report_says_what_the_connection_was(tmp_path: Path) -> None:
+    out = tmp_path / "c.capture"
+    async with serving(FIXTURES / "assistants-complete.capture", tls=True, speed=0) as server:
+        report = await chunkscope.capture(
+            server.url, ssl_context=server.ssl_context, output=str(out), redact=False
+        )
+    lines = chunkscope.render_text(report).split("\nConnection\n", 1)[1].splitlines()
+    rows = {line.split()[0]: line for line in lines if line.startswith("  ") and line.strip()}
+    assert f"GET {server.url}" in rows["request"]
+    assert "127.0.0.1" in rows["dns"]
+    assert " -> 127.0.0.1:" in rows["tcp"]
+    assert "connected in" in rows["tcp"]
+    assert "ALPN http/1.1" in rows["tls"]
+    assert "SNI 127.0.0.1" in rows["tls"]
+    assert "handshake" in rows["tls"]
+    assert "issuer" in rows["certificate"]
+    assert "expires" in rows["certificate"]
+    assert "after the request was sent" in rows["first"]
+    assert "head-ok, status 200" in rows["h11"]
+    saved = chunkscope.render_text(analyze_capture(str(out)))
+    assert "credentials kept (--no-redact)" in saved
+
+
+async def test_a_kept_alive_connection_is_said_to_be_closed_by_chunkscope() -> None:
+    async with serving(FIXTURES / "assistants-complete.capture", close="stall", stall=30) as server:
+        report = await chunkscope.capture(server.url, idle_timeout=10)
+    assert_report(report, verdict="complete", close="unknown")
+    text = chunkscope.render_text(report)
+    assert "unknown at " in text
+    assert "server kept the connection open after a complete response; chunkscope closed it" in text
+    assert "was not recorded" not in text
+
+
 async def test_no_redact_keeps_credentials(tmp_path: Path) -> None:
     out = tmp_path / "c.capture"
     async with serving(FIXTURES / "assistants-complete.capture", speed=0) as server:
