@@ -210,13 +210,28 @@ def classify_receive_error(exc: BaseException) -> tuple[CloseKind, str]:
     return CloseKind.UNKNOWN, f"{type(exc).__name__}: {exc}"
 
 
+_HANDSHAKE_HINTS = {
+    # What OpenSSL's reason means for someone who typed the URL.
+    "WRONG_VERSION_NUMBER": " (the server does not speak TLS on this port: plain http://?)",
+    "TLSV1_ALERT_PROTOCOL_VERSION": " (no TLS version both sides accept)",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": " (no cipher or TLS feature both sides accept)",
+    "NO_APPLICATION_PROTOCOL": " (the server refused ALPN http/1.1: it may speak HTTP/2 only)",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": " (the server wants a client certificate)",
+}
+
+
 def _tls_error(exc: BaseException, where: str) -> TransportError:
     for e in _exception_chain(exc):
         if isinstance(e, ssl.SSLCertVerificationError):
             return TransportError("tls", where, f"certificate verify failed: {e.verify_message}")
+        if isinstance(e, ssl.SSLEOFError):
+            return TransportError(
+                "tls", where, "the peer closed the connection during the TLS handshake"
+            )
         if isinstance(e, ssl.SSLError):
-            return TransportError("tls", where, f"handshake failed: {e.reason or e}")
-        if isinstance(e, OSError) and not isinstance(e, ssl.SSLError):
+            hint = _HANDSHAKE_HINTS.get(e.reason or "", "")
+            return TransportError("tls", where, f"handshake failed: {e.reason or e}{hint}")
+        if isinstance(e, OSError):
             return TransportError("tls", where, f"connection lost during the TLS handshake: {e}")
     return TransportError("tls", where, f"handshake failed: {exc}")
 

@@ -14,8 +14,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -221,6 +222,44 @@ async def test_untrusted_certificate() -> None:
     assert report.verdict.value == "truncated"
     assert report.connection is not None
     assert report.connection["tls"]["verified"] is False
+
+
+async def raw_peer(answer: bytes | None) -> tuple[trio.socket.SocketType, Callable[[], Any]]:
+    """A one-connection TCP peer: reads once, sends ``answer`` (if any), closes."""
+    listener = trio.socket.socket()
+    await listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    async def serve_once() -> None:
+        conn, _ = await listener.accept()
+        with conn:
+            if answer is not None:
+                await conn.recv(65536)
+                await conn.send(answer)
+
+    return listener, serve_once
+
+
+@pytest.mark.parametrize(
+    ("answer", "match"),
+    [
+        (
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+            "does not speak TLS on this port",
+        ),
+        (None, "closed the connection during the TLS handshake"),
+    ],
+    ids=["plain-http-port", "closed-at-once"],
+)
+async def test_tls_handshake_failures_are_one_clear_line(answer: bytes | None, match: str) -> None:
+    listener, serve_once = await raw_peer(answer)
+    port = listener.getsockname()[1]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_once)
+        with pytest.raises(TransportError, match=match) as info:
+            await chunkscope.capture(f"https://127.0.0.1:{port}/", connect_timeout=10)
+    listener.close()
+    assert info.value.kind == "tls"
 
 
 HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
