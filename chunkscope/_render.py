@@ -366,9 +366,9 @@ def _connection(report: Report) -> list[str]:
             )
         if tls.get("verified") is False:
             rows.append(("verification", "OFF (--insecure): the peer was not authenticated"))
-    if "first_byte" in timings:
+    if "first_byte" in timings and (report.timing or {}).get("first_byte") is None:
         rows.append(("first byte", f"{_ms(timings['first_byte'])} after the request was sent"))
-    conn.pop("largest_gap", None)  # the Timing section says it
+    conn.pop("largest_gap", None)  # the Timing section says it, and time to first byte
     check = conn.pop("h11", None)
     if isinstance(check, dict):
         said = check.get("httpx") or check.get("error")
