@@ -41,7 +41,11 @@ import trustme
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from bare_trio import bare_trio
+
 from chunkscope._client import CaptureOptions, run_capture
+
+BARE_PROCESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bare_trio.py")
 
 
 class FastServer:
@@ -86,17 +90,6 @@ class FastServer:
             conn.close()
 
 
-async def bare_trio(port: int, ctx: ssl.SSLContext) -> int:
-    tcp = await trio.open_tcp_stream("127.0.0.1", port)
-    stream = trio.SSLStream(tcp, ctx, server_hostname="127.0.0.1", https_compatible=False)
-    await stream.send_all(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-    total = 0
-    while data := await stream.receive_some(65536):
-        total += len(data)
-    await trio.aclose_forcefully(stream)
-    return total
-
-
 async def chunkscope_capture(port: int, ctx: ssl.SSLContext, out: str | None) -> int:
     report = await run_capture(
         CaptureOptions(
@@ -133,20 +126,6 @@ def write_loop(path: str, total: int) -> int:
         os.unlink(path)
     return total // len(block) * len(block)
 
-
-BARE_SCRIPT = """
-import ssl, sys, trio
-async def main(port, cafile):
-    ctx = ssl.create_default_context(cafile=cafile)
-    tcp = await trio.open_tcp_stream("127.0.0.1", port)
-    stream = trio.SSLStream(tcp, ctx, server_hostname="127.0.0.1", https_compatible=False)
-    await stream.send_all(b"GET / HTTP/1.1\\r\\nHost: bench\\r\\nConnection: close\\r\\n\\r\\n")
-    total = 0
-    while data := await stream.receive_some(65536):
-        total += len(data)
-    print(total)
-trio.run(main, int(sys.argv[1]), sys.argv[2])
-"""
 
 HTTPX_SCRIPT = """
 import ssl, sys, httpx
@@ -221,7 +200,7 @@ def run_case(chunk_size: int, total: int, ca: trustme.CA, ca_pem: str, tmp: str,
     t_c = median_seconds(runs, lambda: httpx_stream(port, ca_pem), nothing)
     t_w = median_seconds(runs, lambda: write_loop(out, wire), nothing)
     t_ap = median_seconds(
-        runs, lambda: process([sys.executable, "-c", BARE_SCRIPT, str(port), ca_pem]), nothing
+        runs, lambda: process([sys.executable, BARE_PROCESS, str(port), ca_pem]), nothing
     )
     rss = 0.0
 

@@ -310,6 +310,55 @@ def _join(*parts: object) -> str:
     return ", ".join(str(p) for p in parts if p)
 
 
+def _tls_rows(tls: dict[str, Any], timings: dict[str, Any]) -> list[tuple[str, str]]:
+    handshake = "tls" in timings and f"handshake {_ms(timings['tls'])}"
+    alpn, sni = tls.get("alpn"), tls.get("sni")
+    rows = [
+        (
+            "tls",
+            _join(
+                tls.get("version"),
+                tls.get("cipher"),
+                alpn and f"ALPN {alpn}",
+                sni and f"SNI {sni}",
+                handshake,
+            ),
+        )
+    ]
+    cert = tls.get("peer_cert")
+    if isinstance(cert, dict):
+        subject, issuer, expiry = cert.get("subject"), cert.get("issuer"), cert.get("not_after")
+        rows.append(
+            (
+                "certificate",
+                _join(
+                    subject and f"subject {subject}",
+                    issuer and f"issuer {issuer}",
+                    expiry and f"expires {expiry}",
+                ),
+            )
+        )
+    if tls.get("verified") is False:
+        rows.append(("verification", "OFF (--insecure): the peer was not authenticated"))
+    return rows
+
+
+def _capture_file_row(conn: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a capture file's own metadata says (pops the keys it uses)."""
+    created, tool = conn.pop("created", None), conn.pop("tool", None)
+    masking = None
+    if "redacted" in conn:  # written by CaptureWriter: null means --no-redact
+        masked = conn.pop("redacted")
+        if masked is None:
+            masking = "credentials kept (--no-redact)"
+        else:
+            masking = f"masked {', '.join(map(str, masked))}" if masked else "nothing to mask"
+    synthetic = conn.pop("synthetic", None) and "synthetic fixture"
+    if not (created or tool or masking or synthetic):
+        return []
+    return [("capture file", _join(created and f"created {created}", tool, masking, synthetic))]
+
+
 def _connection(report: Report) -> list[str]:
     """Curated lines for the keys chunkscope writes; any other key is listed as it is."""
     conn = dict(report.connection or {})
@@ -317,12 +366,11 @@ def _connection(report: Report) -> list[str]:
         return []
     timings = conn.pop("timings", None) or {}
     rows: list[tuple[str, str]] = []
-    target = conn.pop("target", None)
-    method = conn.pop("method", None)
+    target, method = conn.pop("target", None), conn.pop("method", None)
     for key in ("scheme", "host", "port"):  # all said by the target URL
         conn.pop(key, None)
     if target:
-        rows.append(("request", _join(f"{method or ''} {target}".strip())))
+        rows.append(("request", f"{method} {target}" if method else str(target)))
     dns = conn.pop("dns", None)
     if dns:
         took = f" in {_ms(timings['dns'])}" if "dns" in timings else ""
@@ -330,8 +378,7 @@ def _connection(report: Report) -> list[str]:
     connect_to = conn.pop("connect_to", None)
     if connect_to:
         rows.append(("dialled", f"{connect_to} (--connect-to; Host and SNI from the URL)"))
-    proxy = conn.pop("proxy", None)
-    proxy_status = conn.pop("proxy_status", None)
+    proxy, proxy_status = conn.pop("proxy", None), conn.pop("proxy_status", None)
     if proxy:
         rows.append(("proxy", _join(f"CONNECT via {proxy}", proxy_status and repr(proxy_status))))
     local, peer = conn.pop("local", None), conn.pop("peer", None)
@@ -340,73 +387,21 @@ def _connection(report: Report) -> list[str]:
         rows.append(("tcp", f"{local or '?'} -> {peer or '?'}{took}"))
     tls = conn.pop("tls", None)
     if isinstance(tls, dict):
-        rows.append(
-            (
-                "tls",
-                _join(
-                    tls.get("version"),
-                    tls.get("cipher"),
-                    tls.get("alpn") and f"ALPN {tls['alpn']}",
-                    tls.get("sni") and f"SNI {tls['sni']}",
-                    "tls" in timings and f"handshake {_ms(timings['tls'])}",
-                ),
-            )
-        )
-        cert = tls.get("peer_cert")
-        if isinstance(cert, dict):
-            rows.append(
-                (
-                    "certificate",
-                    _join(
-                        cert.get("subject") and f"subject {cert['subject']}",
-                        cert.get("issuer") and f"issuer {cert['issuer']}",
-                        cert.get("not_after") and f"expires {cert['not_after']}",
-                    ),
-                )
-            )
-        if tls.get("verified") is False:
-            rows.append(("verification", "OFF (--insecure): the peer was not authenticated"))
+        rows.extend(_tls_rows(tls, timings))
+    # Time to first byte and the largest gap: the Timing section says them.
     if "first_byte" in timings and (report.timing or {}).get("first_byte") is None:
         rows.append(("first byte", f"{_ms(timings['first_byte'])} after the request was sent"))
-    conn.pop("largest_gap", None)  # the Timing section says it, and time to first byte
+    conn.pop("largest_gap", None)
     check = conn.pop("h11", None)
     if isinstance(check, dict):
-        said = check.get("httpx") or check.get("error")
+        status, said = check.get("status"), check.get("httpx") or check.get("error")
         rows.append(
-            (
-                "h11 (httpx)",
-                _join(
-                    check.get("outcome"),
-                    check.get("status") and f"status {check['status']}",
-                    said and str(said),
-                ),
-            )
+            ("h11 (httpx)", _join(check.get("outcome"), status and f"status {status}", said))
         )
     error = conn.pop("error", None)
     if isinstance(error, dict):
         rows.append(("failed", _join(error.get("kind"), error.get("reason"))))
-    created, tool = conn.pop("created", None), conn.pop("tool", None)
-    masking = None
-    if "redacted" in conn:  # written by CaptureWriter: null means --no-redact
-        masked = conn.pop("redacted")
-        masking = (
-            "credentials kept (--no-redact)"
-            if masked is None
-            else (f"masked {', '.join(map(str, masked))}" if masked else "nothing to mask")
-        )
-    synthetic = conn.pop("synthetic", None)
-    if created or tool or masking or synthetic:
-        rows.append(
-            (
-                "capture file",
-                _join(
-                    created and f"created {created}",
-                    tool,
-                    masking,
-                    synthetic and "synthetic fixture",
-                ),
-            )
-        )
+    rows.extend(_capture_file_row(conn))
     started = conn.pop("t0_wall", None)
     if started:
         rows.append(("started", str(started)))
