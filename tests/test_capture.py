@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -340,11 +341,29 @@ async def sse_app(scope: dict, receive: object, send: object) -> None:  # type: 
     await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})  # type: ignore[operator]
 
 
-@pytest.fixture
-def uvicorn_url() -> Iterator[str]:
+@dataclass
+class Uvicorn:
+    url: str
+    cacert: str | None
+
+
+@pytest.fixture(params=["http", "https"])
+def uvicorn_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Uvicorn]:
     uvicorn = pytest.importorskip("uvicorn")
     port = free_port()
-    config = uvicorn.Config(sse_app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+    tls: dict[str, str] = {}
+    cacert = None
+    if request.param == "https":  # uvicorn's own TLS: asyncio's ssl transport, not trio's
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1")
+        cacert, certfile, keyfile = (str(tmp_path / n) for n in ("ca.pem", "cert.pem", "key.pem"))
+        ca.cert_pem.write_to_path(cacert)
+        cert.cert_chain_pems[0].write_to_path(certfile)
+        cert.private_key_pem.write_to_path(keyfile)
+        tls = {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
+    config = uvicorn.Config(
+        sse_app, host="127.0.0.1", port=port, log_level="error", lifespan="off", **tls
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -352,15 +371,20 @@ def uvicorn_url() -> Iterator[str]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.started
-    yield f"http://127.0.0.1:{port}/stream"
+    yield Uvicorn(f"{request.param}://127.0.0.1:{port}/stream", cacert)
     server.should_exit = True
     thread.join(timeout=10)
 
 
-async def test_uvicorn_streaming_sse_is_complete(uvicorn_url: str, tmp_path: Path) -> None:
+async def test_uvicorn_streaming_sse_is_complete(uvicorn_server: Uvicorn, tmp_path: Path) -> None:
     out = tmp_path / "u.capture"
-    report = await chunkscope.capture(uvicorn_url, output=str(out), idle_timeout=10)
-    assert_report(report, verdict="complete")
+    report = await chunkscope.capture(
+        uvicorn_server.url, cacert=uvicorn_server.cacert, output=str(out), idle_timeout=10
+    )
+    # uvicorn closes after the response (chunkscope asks for Connection: close);
+    # over TLS asyncio's transport says close_notify first.
+    closed = "tls-close-notify" if uvicorn_server.cacert else "fin"
+    assert_report(report, verdict="complete", close=closed)
     assert report.framing is not None
     assert report.framing.value == "chunked"
     assert report.sse is not None
