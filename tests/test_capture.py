@@ -471,13 +471,17 @@ def test_cli_capture_as_a_process(serve_process: object, tmp_path: Path) -> None
     assert "How clients report this" in proc.stdout
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
 def test_ctrl_c_saves_everything_and_reports_interrupted(
-    serve_process: object, tmp_path: Path
+    serve_process: object, tmp_path: Path, tls: bool
 ) -> None:
     import signal
 
     complete = str(FIXTURES / "assistants-complete.capture")
+    ca_pem = tmp_path / "ca.pem"
+    tls_args = ["--tls", "--ca-out", str(ca_pem)] if tls else []
     server = serve_process(
+        *tls_args,
         "--speed",
         "0",
         "--truncate-at",
@@ -490,7 +494,10 @@ def test_ctrl_c_saves_everything_and_reports_interrupted(
     )  # type: ignore[operator]
     out = tmp_path / "int.capture"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chunkscope", "capture", server.url, "-o", str(out), "--json"],
+        [
+            *(sys.executable, "-m", "chunkscope", "capture", server.url, "-o", str(out), "--json"),
+            *(["--cacert", str(ca_pem)] if tls else []),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
