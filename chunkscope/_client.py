@@ -56,7 +56,7 @@ from ._tls import TLSStream
 
 __all__ = ["CaptureOptions", "capture", "classify_receive_error"]
 
-RECEIVE_SIZE = 65536
+RECEIVE_SIZE = 1 << 20  # the most one read takes; a read returns what the socket holds
 GRACE_AFTER_COMPLETE = 1.0  # seconds to wait for the server's own close
 _MAX_PROXY_HEAD = 65536
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from chunkscope import CaptureFileError, CaptureWriter, CloseKind, load_capture
 from chunkscope._capture_file import (
+    ESCAPE_PIECE,
     RELEASE_WINDOW,
     Ended,
     HeadMasker,
@@ -88,6 +89,26 @@ def test_a_capture_longer_than_the_release_window_is_byte_exact(tmp_path: Path) 
     ]
     write_capture(tmp_path / "big.capture", reads)
     assert [r.data for r in load_capture(tmp_path / "big.capture").reads] == reads
+
+
+def test_a_read_escaped_in_pieces_is_the_line_json_dumps_writes(tmp_path: Path) -> None:
+    # Reads longer than ESCAPE_PIECE are escaped piece by piece; a CRLF, a
+    # quote or a non-ASCII byte cut by a piece boundary must not notice.
+    edge = b'\r\n"\\\x00\xff\t'
+    filler = b"data: plain text\n"
+    piece = (filler * (ESCAPE_PIECE // len(filler) + 1))[
+        : ESCAPE_PIECE - 1
+    ]  # the first CRLF straddles a boundary
+    data = (piece + edge) * 3 + b"tail\r\n"
+    path = tmp_path / "pieces.capture"
+    with CaptureWriter(path, redact=False) as w:
+        w.received(0.25, data)
+    line = path.read_bytes().splitlines()[-1]
+    expected = json.dumps(
+        {"r": "recv", "t": 0.25, "data": data.decode("latin-1")}, separators=(",", ":")
+    )
+    assert line == expected.encode("ascii")
+    assert load_capture(path).server_bytes == data
 
 
 def test_writer_to_a_pipe_keeps_every_byte(tmp_path: Path) -> None:
