@@ -201,6 +201,7 @@ def _write_joined(fd: int, parts: Sequence[bytes]) -> int:
 
 
 _writev: Callable[[int, Sequence[bytes]], int] = getattr(os, "writev", _write_joined)
+_MAX_PARTS = 512  # buffers per writev(), well under IOV_MAX (1024 on Linux)
 
 
 def json_string(data: bytes) -> bytes:
@@ -290,16 +291,18 @@ class CaptureWriter:
         self._emit(line.encode("ascii"))
 
     def _emit(self, *parts: bytes) -> None:
-        """Write one record, given as consecutive parts, with one system call."""
+        """Write one record, given as consecutive parts, with one system call (most often)."""
         assert self._file is not None
         fd = self._file.fileno()
-        size = sum(map(len, parts))
-        done = _writev(fd, parts)
-        if done < size:  # a short write (a signal, a nearly full disk): finish it
-            rest = memoryview(b"".join(parts))[done:]
-            while rest:
-                rest = rest[os.write(fd, rest) :]
-        self._written += size
+        for first in range(0, len(parts), _MAX_PARTS):
+            batch = parts[first : first + _MAX_PARTS]
+            size = sum(map(len, batch))
+            done = _writev(fd, batch)
+            if done < size:  # a short write (a signal, a nearly full disk): finish it
+                rest = memoryview(b"".join(batch))[done:]
+                while rest:
+                    rest = rest[os.write(fd, rest) :]
+            self._written += size
         if self._written - self._flushing_from >= RELEASE_WINDOW and self._can_release:
             self._release()
 
@@ -346,13 +349,10 @@ class CaptureWriter:
         # they are, never copied into a line. A large read is escaped in
         # pieces: buffers this small are recycled by the allocator, where
         # one escaped copy of a whole megabyte read is fresh pages each time.
-        if len(data) <= ESCAPE_PIECE:
-            escaped = [json_string_body(data)]
-        else:
-            escaped = [
-                json_string_body(data[i : i + ESCAPE_PIECE])
-                for i in range(0, len(data), ESCAPE_PIECE)
-            ]
+        # (A slice of a whole bytes object is the object itself: no copy.)
+        escaped = [
+            json_string_body(data[i : i + ESCAPE_PIECE]) for i in range(0, len(data), ESCAPE_PIECE)
+        ]
         self._emit(b'{"r":"recv","t":%b,"data":"' % repr(t).encode("ascii"), *escaped, b'"}\n')
 
     def _note_masked(self, names: list[str]) -> None:

@@ -111,6 +111,15 @@ def test_a_read_escaped_in_pieces_is_the_line_json_dumps_writes(tmp_path: Path) 
     assert load_capture(path).server_bytes == data
 
 
+def test_a_read_of_more_pieces_than_one_writev_takes_is_written_whole(tmp_path: Path) -> None:
+    piece = b"\x00" + b"x" * (ESCAPE_PIECE - 2) + b"\n"  # each escaped by the slow path
+    data = piece * 700  # more pieces than one writev() takes
+    path = tmp_path / "huge.capture"
+    with CaptureWriter(path, redact=False) as w:
+        w.received(1.0, data)
+    assert load_capture(path).server_bytes == data
+
+
 def test_writer_to_a_pipe_keeps_every_byte(tmp_path: Path) -> None:
     # A FIFO has no page cache to release: the writer must notice and go on.
     fifo = tmp_path / "capture.fifo"
