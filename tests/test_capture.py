@@ -152,7 +152,9 @@ async def test_text_report_says_what_the_connection_was(tmp_path: Path) -> None:
 
 
 async def test_a_kept_alive_connection_is_said_to_be_closed_by_chunkscope() -> None:
-    async with serving(FIXTURES / "assistants-complete.capture", close="stall", stall=30) as server:
+    async with serving(
+        FIXTURES / "assistants-complete.capture", close="stall", stall=30, speed=0
+    ) as server:
         report = await chunkscope.capture(server.url, idle_timeout=10)
     assert_report(report, verdict="complete", close="unknown")
     text = chunkscope.render_text(report)
