@@ -249,6 +249,6 @@ def test_capture_writer_redacts_by_default(tmp_path: Path) -> None:
     )
 )
 def test_fast_json_string_matches_json_dumps(data: bytes) -> None:
-    from chunkscope._capture_file import json_string
+    from chunkscope._capture_file import json_string_body
 
-    assert json_string(data) == json.dumps(data.decode("latin-1")).encode("ascii")
+    assert b'"%b"' % json_string_body(data) == json.dumps(data.decode("latin-1")).encode("ascii")
