@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import IO, Any
 
 from ._errors import CaptureFileError
+from ._page_cache import PageCacheReleaser, can_release
 from ._report import CloseKind
 
 __all__ = [
@@ -45,7 +46,7 @@ FORMAT_NAME = "chunkscope-capture"
 FORMAT_VERSION = 1
 MAX_LINE = 64 << 20  # one record line; a read is at most a few MiB in practice
 MAX_LOAD_BYTES = 1 << 30  # received bytes load_capture holds in memory
-RELEASE_WINDOW = 4 << 20  # bytes written between hand-backs of page cache (see _release)
+RELEASE_WINDOW = 4 << 20  # bytes written between hand-backs of page cache (see _page_cache)
 ESCAPE_PIECE = 64 << 10  # a large read is escaped this many bytes at a time (see received)
 
 _CREDENTIAL_NAMES = frozenset(
@@ -256,9 +257,8 @@ class CaptureWriter:
         # OS (and survives a crash of this process) as soon as it returns.
         self._file: IO[bytes] | None = open(self.path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
         self._written = 0
-        self._released_to = 0  # [0, _released_to): handed back to the kernel
-        self._flushing_from = 0  # [_flushing_from, ...): not yet handed back
-        self._can_release = hasattr(os, "posix_fadvise")
+        fd = self._file.fileno()
+        self._releaser = PageCacheReleaser(fd, RELEASE_WINDOW) if can_release(fd) else None
         self._request_masker = HeadMasker() if redact else None
         self._response_masker = HeadMasker() if redact else None
         self._masked: list[str] = []
@@ -298,30 +298,8 @@ class CaptureWriter:
                 while rest:
                     rest = rest[os.write(fd, rest) :]
             self._written += size
-        if self._written - self._flushing_from >= RELEASE_WINDOW and self._can_release:
-            self._release()
-
-    def _release(self) -> None:
-        # A capture is written once and not read back while it grows. Left
-        # alone, a long one fills the page cache with dirty pages; and where
-        # the machine is a VM that returns free memory to its host, every
-        # fresh page-cache page costs a host fault (measured: plain writes
-        # 550-800 MB/s, writes that recycle their pages 3.5-4 GB/s).
-        # POSIX_FADV_DONTNEED starts writeback of the newest window without
-        # waiting for it, and drops the older window, written back by now;
-        # pages still dirty are left alone, so nothing blocks and nothing is lost.
-        assert self._file is not None
-        try:
-            os.posix_fadvise(
-                self._file.fileno(),
-                self._released_to,
-                self._written - self._released_to,
-                os.POSIX_FADV_DONTNEED,
-            )
-        except OSError:
-            self._can_release = False  # a pipe or a device: nothing to release
-            return
-        self._released_to, self._flushing_from = self._flushing_from, self._written
+        if self._releaser is not None:
+            self._releaser.written(self._written)
 
     def meta(self, **fields: Any) -> None:
         """Record connection metadata (merged in order by readers)."""
@@ -365,6 +343,8 @@ class CaptureWriter:
 
     def close(self) -> None:
         if self._file is not None:
+            if self._releaser is not None:
+                self._releaser.close()  # before the descriptor it works on goes away
             self._file.close()
             self._file = None
 
