@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from ._errors import CaptureFileError, ChunkscopeError, TransportError, UsageError
+from ._process import tune_for_streams
 
 __all__ = [
     "EXIT_COMPLETE",
@@ -93,7 +94,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (never raises for expected failures)."""
+    """Run the command line; return the exit code (never raises for expected failures).
+
+    Without ``argv`` this is the ``chunkscope`` command itself (the console
+    script, ``python -m chunkscope``), which owns its process and tunes it for
+    long streams (see ``_process``); with ``argv``, called in-process, it leaves
+    its host process as it found it.
+    """
+    if argv is None:
+        tune_for_streams()
     args_list = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in args_list if not a.startswith("-")), None)
     only = first if first in _COMMANDS else None
