@@ -98,11 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Without ``argv`` this is the ``chunkscope`` command itself (the console
     script, ``python -m chunkscope``), which owns its process and tunes it for
-    long streams (see ``_process``); with ``argv``, called in-process, it leaves
-    its host process as it found it.
+    long streams once the command's modules are imported (see ``_process``);
+    with ``argv``, called in-process, it leaves its host process as it found it.
     """
-    if argv is None:
-        tune_for_streams()
     args_list = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in args_list if not a.startswith("-")), None)
     only = first if first in _COMMANDS else None
@@ -114,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if argv is None:
+        tune_for_streams()
     try:
         return int(args.func(args))
     except (CaptureFileError, UsageError) as exc:

@@ -7,8 +7,13 @@ import json
 import sys
 from typing import Any, TextIO
 
+import trio
+
 from ._cli import add_report_options
+from ._client import CaptureOptions, run_capture
 from ._errors import UsageError
+from ._render import render_text
+from ._report import ChunkHeader
 
 __all__ = ["add_parser", "run"]
 
@@ -180,8 +185,6 @@ def build_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _print_events(out: TextIO) -> Any:
-    from ._report import ChunkHeader
-
     def on_read(analyzer: Any, recorder: Any) -> None:
         for event in analyzer.pop_events():
             if isinstance(event, ChunkHeader):
@@ -203,8 +206,6 @@ def _print_events(out: TextIO) -> Any:
 
 
 async def _status_line(state: dict[str, Any], stop: Any) -> None:
-    import trio
-
     start = trio.current_time()
     while not stop.is_set():
         analyzer = state.get("analyzer")
@@ -233,11 +234,6 @@ def _single(exc: BaseException) -> BaseException:
 
 
 def run(args: argparse.Namespace) -> int:
-    import trio
-
-    from ._client import CaptureOptions, run_capture
-    from ._render import render_text
-
     kwargs = build_options(args)
     if args.insecure:
         print(
