@@ -51,10 +51,11 @@ def _glibc() -> bool:
 
 
 def tune_for_streams() -> bool:
-    """Freeze start-up's objects out of garbage collection and keep per-read buffers
-    in the heap; returns whether the allocator took the thresholds (glibc only).
+    """Tune this process for long streams; returns whether malloc took the thresholds.
 
-    Call it once the command's modules are imported, before its long-running part.
+    Freezes start-up's objects out of garbage collection and, with glibc,
+    keeps per-read buffers in the heap. Call it once the command's modules
+    are imported, before its long-running part.
     """
     gc.freeze()
     if not _glibc():
