@@ -9,10 +9,11 @@ the server is not the bottleneck) serves a chunked response; clients receive it:
 
 (a), (b) and (c) also run as whole processes (the installed `chunkscope
 capture -o FILE` for (b)), compared with each other, each with its bytecode
-cached as an installed program has it (see process_env). Two more lines say where (b)'s time goes:
-chunkscope capture without -o (receive and analysis only), and (w), a plain
-write() loop putting the same number of bytes into a new file in the same
-directory (what recording costs on this machine, before any capture logic).
+cached as an installed program has it (see process_env). Two more lines say
+where (b)'s time goes: chunkscope capture without -o (receive and analysis
+only), and (w), a plain write() loop putting the same number of bytes into a
+new file in the same directory (what recording costs on this machine, before
+any capture logic).
 
 Every figure is the median of --runs runs, after one warm-up run of each client.
 Prints MB/s and ratios against (a) and (c) measured in the same run.
@@ -194,8 +195,15 @@ def median_seconds(runs: int, fn: Callable[[], object], after: Callable[[], None
     return statistics.median(times)
 
 
-def run_case(chunk_size: int, total: int, ca: trustme.CA, ca_pem: str, tmp: str, runs: int) -> None:
-    env = process_env(os.path.join(tmp, "bytecode"))
+def run_case(
+    chunk_size: int,
+    total: int,
+    ca: trustme.CA,
+    ca_pem: str,
+    tmp: str,
+    runs: int,
+    env: dict[str, str],
+) -> None:
     server = FastServer(chunk_size, total, ca)
     port = server.port
     ctx = ssl.create_default_context()
@@ -268,12 +276,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ca_pem = os.path.join(tmp, "ca.pem")
         ca.cert_pem.write_to_path(ca_pem)
-        run_case(16384, (256 << 20) // scale, ca, ca_pem, tmp, args.runs)
-        run_case(64, (16 << 20) // scale, ca, ca_pem, tmp, args.runs)
+        env = process_env(os.path.join(tmp, "bytecode"))
+        run_case(16384, (256 << 20) // scale, ca, ca_pem, tmp, args.runs, env)
+        run_case(64, (16 << 20) // scale, ca, ca_pem, tmp, args.runs, env)
         if args.rss_gib:
             server = FastServer(16384, int(args.rss_gib * (1 << 30)), ca)
             out = os.path.join(tmp, "big.capture")
-            env = process_env(os.path.join(tmp, "bytecode"))
             seconds, rss = process(capture_argv(server.port, ca_pem, out), env)
             size = server.body_bytes / (1 << 30)
             print(
