@@ -23,7 +23,7 @@ import h11
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from chunkscope._analyzer import Analyzer
+from chunkscope.core.analyzer import Analyzer
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 SIZES = [(1, 300_000), (16, 300_000), (256, 200_000), (4096, 20_000), (65536, 1_500)]

@@ -45,7 +45,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from bare_trio import bare_trio
 
-from chunkscope._client import CaptureOptions, run_capture
+from chunkscope.net.client import CaptureOptions, run_capture
 
 BARE_PROCESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bare_trio.py")
 

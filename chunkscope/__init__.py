@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._analyzer import Analyzer, analyze_bytes, analyze_capture
-from ._capture_file import Capture, CaptureWriter, load_capture
-from ._errors import CaptureFileError, ChunkscopeError, TransportError, UsageError
-from ._render import render_text
-from ._report import (
+from ._version import __version__
+from .cli.render import render_text
+from .core.analyzer import Analyzer, analyze_bytes
+from .core.errors import CaptureFileError, ChunkscopeError, TransportError, UsageError
+from .core.report import (
     ChunkHeader,
     Close,
     CloseKind,
@@ -26,11 +26,12 @@ from ._report import (
     SseSummary,
     Verdict,
 )
+from .formats.analysis import analyze_capture
+from .formats.capture import Capture, CaptureWriter, load_capture
 
 if TYPE_CHECKING:
-    from ._client import capture
+    from .net.client import capture
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Analyzer",
@@ -64,7 +65,7 @@ def __getattr__(name: str) -> Any:
     # The trio client is imported on first use so that the sans-IO core stays
     # importable (and fast to import) without trio.
     if name == "capture":
-        from ._client import capture
+        from .net.client import capture
 
         return capture
     raise AttributeError(f"module 'chunkscope' has no attribute {name!r}")

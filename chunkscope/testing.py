@@ -17,28 +17,20 @@ assert where it stopped. Example (pytest-trio)::
 
 from __future__ import annotations
 
-import os
-import ssl
-import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import trio
-
-from ._builder import Response, sse_event
-from ._capture_file import Capture, load_capture
-from ._errors import CaptureFileError
-from ._faults import apply_faults
-from ._report import Report
-from ._server import Script, ServerInfo, close_for_capture, serve
+from .core.report import Report
+from .net.replay import RunningServer, Source, make_script, serving, start_server
+from .net.responses import Response, sse_event
+from .net.server import Script
+from .net.throwaway_ca import TlsPair, tls_pair
 
 __all__ = [
     "Response",
     "RunningServer",
     "Script",
+    "Source",
+    "TlsPair",
     "assert_report",
     "make_script",
     "serving",
@@ -46,137 +38,6 @@ __all__ = [
     "start_server",
     "tls_pair",
 ]
-
-Source = str | os.PathLike[str] | Capture | bytes | Script | Response
-
-
-@dataclass
-class TlsPair:
-    """A throwaway CA and the matching server and client SSL contexts."""
-
-    ca: Any  # trustme.CA
-    server_context: ssl.SSLContext
-    client_context: ssl.SSLContext
-    ca_pem: str  # path of the CA certificate, for clients that want a file (curl --cacert)
-
-
-def tls_pair(
-    directory: str | None = None, hostnames: tuple[str, ...] = ("127.0.0.1", "localhost")
-) -> TlsPair:
-    """Make a throwaway CA (trustme) with a server certificate for ``hostnames``."""
-    import trustme
-
-    ca = trustme.CA()
-    cert = ca.issue_cert(*hostnames)
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(server)
-    server.set_alpn_protocols(["http/1.1"])
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
-    client.set_alpn_protocols(["http/1.1"])
-    directory = directory or tempfile.mkdtemp(prefix="chunkscope-ca-")
-    ca_pem = os.path.join(directory, "chunkscope-ca.pem")
-    ca.cert_pem.write_to_path(ca_pem)
-    return TlsPair(ca, server, client, ca_pem)
-
-
-def make_script(
-    source: Source, *, tls: bool = False, allow_truncated: bool = True, **faults: Any
-) -> Script:
-    """Turn a capture file, Capture, raw bytes, Response or Script into a server script.
-
-    ``faults`` are :func:`chunkscope._faults.apply_faults` options
-    (``truncate_at``, ``close``, ``stall``, ``slice``, ``delay_per_write``,
-    ``speed``). A capture keeps its read timing and its ending. With
-    ``allow_truncated=False`` a capture file that ends mid-record is refused.
-    """
-    if isinstance(source, Script):
-        script = source
-    elif isinstance(source, Response):
-        script = source.script()
-    elif isinstance(source, bytes):
-        script = Script.from_bytes(source, close="fin")
-    else:
-        capture = source if isinstance(source, Capture) else load_capture(source)
-        if capture.partial_last_line and not allow_truncated:
-            raise CaptureFileError(
-                capture.path,
-                None,
-                "the file is truncated (its last record is incomplete); `chunkscope analyze` reads it, "
-                "`serve --allow-truncated` replays what it holds",
-            )
-        reads = tuple((r.t, r.data) for r in capture.reads)
-        kind = capture.end.kind if capture.end is not None else None
-        script = Script(reads=reads, close=close_for_capture(kind, tls))
-    return apply_faults(script, **{k: v for k, v in faults.items() if v is not None})
-
-
-@dataclass
-class RunningServer:
-    """A server started by :func:`serving` or :func:`start_server`."""
-
-    info: ServerInfo
-    script: Script
-    tls: TlsPair | None
-
-    @property
-    def url(self) -> str:
-        return self.info.url
-
-    @property
-    def ssl_context(self) -> ssl.SSLContext | None:
-        """A client context that trusts this server's throwaway CA."""
-        return None if self.tls is None else self.tls.client_context
-
-    @property
-    def ca_pem(self) -> str | None:
-        return None if self.tls is None else self.tls.ca_pem
-
-    @property
-    def ca(self) -> Any:
-        return None if self.tls is None else self.tls.ca
-
-    @property
-    def server_bytes(self) -> bytes:
-        """Exactly what each connection is sent."""
-        return self.script.server_bytes
-
-
-async def start_server(
-    nursery: trio.Nursery,
-    source: Source,
-    *,
-    tls: bool | TlsPair = False,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    once: bool = False,
-    **faults: Any,
-) -> RunningServer:
-    """Start a replay server in ``nursery``; it runs until the nursery is cancelled."""
-    pair = tls if isinstance(tls, TlsPair) else (tls_pair() if tls else None)
-    script = make_script(source, tls=pair is not None, **faults)
-    ctx = None if pair is None else pair.server_context
-
-    async def run(task_status: trio.TaskStatus[ServerInfo] = trio.TASK_STATUS_IGNORED) -> None:
-        await serve(
-            script, host=host, port=port, ssl_context=ctx, once=once, task_status=task_status
-        )
-
-    info: ServerInfo = await nursery.start(run)
-    return RunningServer(info, script, pair)
-
-
-@asynccontextmanager
-async def serving(
-    source: Source, *, tls: bool | TlsPair = False, **options: Any
-) -> AsyncIterator[RunningServer]:
-    """Serve ``source`` on 127.0.0.1 for the duration of the ``async with`` block."""
-    async with trio.open_nursery() as nursery:
-        server = await start_server(nursery, source, tls=tls, **options)
-        try:
-            yield server
-        finally:
-            nursery.cancel_scope.cancel()
 
 
 class _Unset:

@@ -44,8 +44,8 @@ def test_public_api_is_exactly_what_init_lists() -> None:
 def test_sans_io_core_imports_no_io_modules() -> None:
     code = (
         "import sys\n"
-        "import chunkscope, chunkscope._analyzer, chunkscope._framing, chunkscope._head, "
-        "chunkscope._sse, chunkscope._report, chunkscope._render, chunkscope._capture_file\n"
+        "import chunkscope, chunkscope.core.analyzer, chunkscope.core.framing, chunkscope.core.head, "
+        "chunkscope.core.sse, chunkscope.core.report, chunkscope.cli.render, chunkscope.formats.capture\n"
         "chunkscope.analyze_bytes(b'HTTP/1.1 200 OK\\r\\nContent-Type: text/event-stream\\r\\n"
         "Content-Length: 0\\r\\n\\r\\n')\n"
         "bad = [m for m in ('trio', 'ssl', 'socket', 'h11') if m in sys.modules]\n"
@@ -56,7 +56,7 @@ def test_sans_io_core_imports_no_io_modules() -> None:
 
 
 def test_capture_is_imported_lazily() -> None:
-    from chunkscope._client import capture
+    from chunkscope.net.client import capture
 
     assert chunkscope.capture is capture
 

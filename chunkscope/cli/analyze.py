@@ -1,0 +1,112 @@
+"""``chunkscope analyze``: diagnose a capture file or a file of raw server bytes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..core.analyzer import Analyzer
+from ..core.errors import CaptureFileError
+from ..core.report import CloseKind, Report
+from ..formats.analysis import analyze_capture
+from .main import add_report_options
+from .render import render_text
+
+__all__ = ["add_parser", "run"]
+
+_READ_SIZE = 1 << 20
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="diagnose a capture file or raw server bytes",
+        description=(
+            "Diagnose one HTTP/1.1 response from a chunkscope capture file, or with --raw from a "
+            "file of the exact bytes the server sent (e.g. `curl --raw -s -i URL > out.raw`, or "
+            "a netcat dump). Exit 0 complete, 1 truncated/malformed, 2 unreadable input."
+        ),
+    )
+    p.add_argument(
+        "file", metavar="FILE", help="capture file, or raw server bytes with --raw ('-' for stdin)"
+    )
+    p.add_argument("--raw", action="store_true", help="FILE holds raw server bytes (no timestamps)")
+    p.add_argument(
+        "--method",
+        default="GET",
+        help="request method for --raw input (HEAD responses have no body)",
+    )
+    p.add_argument(
+        "--close",
+        default="unknown",
+        choices=[k.value for k in CloseKind],
+        help="how the connection ended, for --raw input (default: unknown)",
+    )
+    p.add_argument(
+        "--max-chunks-kept",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="chunk records kept for the report (later chunks are checked and counted only)",
+    )
+    p.add_argument(
+        "--max-chunk-size",
+        type=lambda s: int(s, 0),
+        default=2**62,
+        metavar="BYTES",
+        help="largest chunk size accepted",
+    )
+    add_report_options(p)
+    p.set_defaults(func=run)
+
+
+def analyze_raw_file(path: str, args: argparse.Namespace) -> Report:
+    analyzer = Analyzer(
+        request_method=args.method,
+        terminal_events=args.terminal_event,
+        max_chunks_kept=args.max_chunks_kept,
+        max_chunk_size=args.max_chunk_size,
+    )
+    stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    with stream:
+        while data := stream.read(_READ_SIZE):
+            analyzer.feed(data, 0.0)
+    return analyzer.close(args.close, None, None)
+
+
+def _looks_raw(path: str) -> bool:
+    if path == "-":
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read(5) == b"HTTP/"
+    except OSError:
+        return False  # the capture reader says what is wrong with it
+
+
+def run(args: argparse.Namespace) -> int:
+    raw = args.raw or _looks_raw(args.file)
+    if raw:
+        report = analyze_raw_file(args.file, args)
+        if not args.raw:
+            print(
+                "chunkscope: note: FILE holds raw server bytes; analyzing as --raw", file=sys.stderr
+            )
+    else:
+        if args.file == "-":
+            raise CaptureFileError(
+                "-", None, "capture files are read from a path; use --raw for stdin"
+            )
+        report = analyze_capture(
+            args.file,
+            terminal_events=args.terminal_event,
+            max_chunks_kept=args.max_chunks_kept,
+            max_chunk_size=args.max_chunk_size,
+        )
+    if args.json:
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        sys.stdout.write(render_text(report, chunks=args.chunks))
+    sys.stdout.flush()
+    return report.exit_code

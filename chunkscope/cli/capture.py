@@ -1,0 +1,276 @@
+"""``chunkscope capture URL``: one live request, every byte recorded and diagnosed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+import trio
+
+from ..core.errors import UsageError
+from ..core.report import ChunkHeader
+from ..net.client import CaptureOptions, run_capture
+from .main import add_report_options
+from .render import render_text
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "capture",
+        help="send a request and diagnose the response live",
+        description=(
+            "Send one HTTP/1.1 request over TCP or TLS, record every received byte with its time "
+            "(-o FILE saves a capture), and report where the framing ended, how the connection "
+            "ended and whether the SSE stream was complete. Options follow curl where they can. "
+            "Exit 0 complete, 1 truncated/malformed, 2 usage, 3 connect/DNS/TLS/proxy failure."
+        ),
+    )
+    p.add_argument("url", metavar="URL", help="http:// or https:// URL")
+    p.add_argument(
+        "-X",
+        "--request",
+        dest="method",
+        metavar="METHOD",
+        help="request method (default GET, POST with a body)",
+    )
+    p.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="add a request header (repeatable)",
+    )
+    body = p.add_mutually_exclusive_group()
+    body.add_argument(
+        "-d", "--data", metavar="DATA", help="request body: text, @file, or @- for stdin"
+    )
+    body.add_argument(
+        "--json-body", metavar="JSON", help="JSON request body; sets Content-Type: application/json"
+    )
+    p.add_argument("--cacert", metavar="PEM", help="trust this CA bundle instead of the system's")
+    p.add_argument(
+        "-k", "--insecure", action="store_true", help="skip TLS certificate verification (warns)"
+    )
+    p.add_argument(
+        "--connect-to",
+        metavar="HOST:PORT",
+        help="dial HOST:PORT instead, keeping the URL's Host and SNI",
+    )
+    p.add_argument(
+        "-x",
+        "--proxy",
+        metavar="http://HOST:PORT",
+        help="tunnel through an HTTP proxy with CONNECT",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="limit for DNS+connect+TLS (default 30)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="stop and report 'timeout' after S seconds without a byte (default 60; 0 = never)",
+    )
+    p.add_argument(
+        "--head-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="stop and report 'timeout' if the response head is not complete after S seconds, "
+        "however slowly bytes drip in (default 60; 0 = never)",
+    )
+    p.add_argument(
+        "-m",
+        "--max-time",
+        type=float,
+        default=None,
+        metavar="S",
+        help="limit for the whole transfer",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="save the capture (format v1) to FILE")
+    p.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="keep credentials (Authorization, cookies, API keys) in the saved capture",
+    )
+    p.add_argument(
+        "--events", action="store_true", help="print each chunk header and SSE event as it arrives"
+    )
+    p.add_argument(
+        "--cross-check",
+        action="store_true",
+        help="also parse the bytes with h11 and show what h11/httpx conclude",
+    )
+    add_report_options(p)
+    p.set_defaults(func=run)
+
+
+def _read_data(value: str) -> bytes:
+    if value == "@-":
+        return sys.stdin.buffer.read()
+    if value.startswith("@"):
+        try:
+            with open(value[1:], "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read --data file {value[1:]}: {exc.strerror or exc}"
+            ) from None
+    return value.encode("utf-8")
+
+
+def _headers(values: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for value in values:
+        name, sep, rest = value.partition(":")
+        if not sep or not name.strip():
+            raise UsageError(f"-H wants 'Name: value', got {value!r}")
+        out.append((name.strip(), rest.strip()))
+    return out
+
+
+def _connect_to(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = value.split(":")
+    if len(parts) == 4:  # curl's HOST1:PORT1:HOST2:PORT2 form
+        return f"{parts[2]}:{parts[3]}"
+    return value
+
+
+def build_options(args: argparse.Namespace) -> dict[str, Any]:
+    headers = _headers(args.header)
+    body: bytes | None = None
+    if args.data is not None:
+        body = _read_data(args.data)
+        if not any(n.lower() == "content-type" for n, _ in headers):
+            headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+    elif args.json_body is not None:
+        try:
+            json.loads(args.json_body)
+        except ValueError as exc:
+            raise UsageError(f"--json-body is not valid JSON: {exc}") from None
+        body = args.json_body.encode("utf-8")
+        if not any(n.lower() == "content-type" for n, _ in headers):
+            headers.append(("Content-Type", "application/json"))
+    method = args.method or ("POST" if body is not None else "GET")
+    return {
+        "method": method,
+        "headers": headers,
+        "body": body,
+        "cacert": args.cacert,
+        "insecure": args.insecure,
+        "connect_to": _connect_to(args.connect_to),
+        "proxy": args.proxy,
+        "connect_timeout": args.connect_timeout or None,
+        "idle_timeout": args.idle_timeout or None,
+        "head_timeout": args.head_timeout or None,
+        "max_time": args.max_time,
+        "output": args.output,
+        "redact": not args.no_redact,
+        "terminal_events": args.terminal_event,
+        "cross_check": args.cross_check,
+        "live_events": args.events,
+    }
+
+
+def _print_events(out: TextIO) -> Any:
+    def on_read(analyzer: Any, recorder: Any) -> None:
+        for event in analyzer.pop_events():
+            if isinstance(event, ChunkHeader):
+                kind = "last-chunk" if event.size == 0 else f"chunk #{event.index}"
+                ext = f" ext={event.ext!r}" if event.ext else ""
+                print(
+                    f"[{event.t:9.3f}s] @{event.offset:<9} {kind:<12} size {event.size}{ext}",
+                    file=out,
+                )
+            else:
+                data = event.data if len(event.data) <= 60 else event.data[:57] + "..."
+                print(
+                    f"[{event.t:9.3f}s] @{event.offset:<9} event #{event.index:<5} {event.name}: {data!r}",
+                    file=out,
+                )
+        out.flush()
+
+    return on_read
+
+
+async def _status_line(state: dict[str, Any], stop: Any) -> None:
+    start = trio.current_time()
+    while not stop.is_set():
+        analyzer = state.get("analyzer")
+        recorder = state.get("recorder")
+        if analyzer is not None and recorder is not None:
+            now = trio.current_time() - start
+            idle = 0.0 if recorder.last_t is None else max(0.0, recorder.clock() - recorder.last_t)
+            sys.stderr.write(
+                f"\r\x1b[K{analyzer.received_bytes} B  {analyzer.chunk_count} chunks  "
+                f"{analyzer.sse_event_count} events  {now:.1f} s  idle {idle:.1f} s"
+            )
+            sys.stderr.flush()
+        with trio.move_on_after(0.2):
+            await stop.wait()
+    sys.stderr.write("\r\x1b[K")
+    sys.stderr.flush()
+
+
+def _single(exc: BaseException) -> BaseException:
+    """The one real error inside trio's nursery exception groups, for a one-line message."""
+    while True:
+        inner = getattr(exc, "exceptions", None)
+        if not inner or len(inner) != 1:
+            return exc
+        exc = inner[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    kwargs = build_options(args)
+    if args.insecure:
+        print(
+            "chunkscope: warning: --insecure: the server's TLS certificate is NOT verified",
+            file=sys.stderr,
+        )
+    state: dict[str, Any] = {}
+    event_out = sys.stderr if args.json else sys.stdout
+    printer = _print_events(event_out) if args.events else None
+
+    def on_read(analyzer: Any, recorder: Any) -> None:
+        state["analyzer"] = analyzer
+        state["recorder"] = recorder
+        if printer is not None:
+            printer(analyzer, recorder)
+
+    options = CaptureOptions(url=args.url, on_read=on_read, **kwargs)
+
+    async def main() -> Any:
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            if sys.stderr.isatty() and not args.events:
+                nursery.start_soon(_status_line, state, stop)
+            try:
+                return await run_capture(options)
+            finally:
+                stop.set()
+
+    try:
+        report = trio.run(main)
+    except BaseException as exc:
+        raise _single(exc) from None
+    if args.json:
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        sys.stdout.write(render_text(report, chunks=args.chunks))
+    if args.output:
+        print(f"chunkscope: capture saved to {args.output}", file=sys.stderr)
+    sys.stdout.flush()
+    return int(report.exit_code)

@@ -1,0 +1,676 @@
+"""Incremental decoder of a ``text/event-stream`` body (WHATWG HTML §9.2.6).
+
+Theory of operation
+-------------------
+``SseDecoder`` is sans-IO and keeps constant memory: the caller feeds de-chunked
+body bytes with the absolute stream offset of their first byte and the time of
+the read they came in; successive feeds may leave gaps between them (the
+chunk-size lines of a chunked body), so every position is mapped through the
+offset of the piece it arrived in, never computed from a running byte count.
+
+The stream is cut into lines with ``bytes.split``/``re.finditer`` over whole
+buffers. Only the unterminated tail of a feed is kept (``_pending``, at most
+``max_event_bytes``) and joined to the start of the next feed. Each complete
+line is then interpreted per §9.2.6::
+
+    line                        effect
+    ----                        ------
+    ""                          dispatch (or, with an empty data buffer, reset)
+    ":..."                      comment, ignored
+    "name:value" / "name"       field; one leading U+0020 of value removed
+        data                    append value + "\\n" to the data buffer
+        event                   set the event type buffer
+        id                      set the last event ID buffer, unless value has NUL
+        retry                   reconnection time, if value is all ASCII digits
+        anything else           ignored
+
+Line ends are CRLF, LF or CR. A CR that ends one feed may be the first half of
+a CRLF completed by the next feed: the line is treated as ended at the CR, and
+an LF that opens the next feed is swallowed; if the CR ended the blank line that
+dispatched an event, that event's ``end`` is moved past the LF so that every
+split of the stream reports the same offsets. (An event already handed out by
+``pop_events()`` keeps the end it was given.)
+
+UTF-8 decoding happens per event (data) or per summary (names, ids): a line end
+never falls inside a UTF-8 sequence, so decoding lines separately equals
+decoding the stream (invalid sequences become U+FFFD, as in browsers). A byte
+order mark is skipped only at the very start of the stream.
+
+Limits: a line, or an event's data, longer than ``max_event_bytes`` keeps its
+first ``max_event_bytes`` bytes (cut back to a UTF-8 character boundary),
+counts the rest (``data_length`` stays exact for valid UTF-8), adds a note and
+is still dispatched by its blank line. Names, notes and field names are capped
+too; only ``pop_events()``'s queue grows, until the caller drains it.
+
+At the end of the stream a browser silently discards an event whose blank line
+never came; the summary reports it as ``partial_event`` so a truncated stream is
+visible even when the HTTP framing looked complete.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from .errors import UsageError
+from .report import SseEvent, SseSummary
+
+__all__ = ["DEFAULT_TERMINAL_NAMES", "SseDecoder"]
+
+#: Event names that end an LLM-style stream without further ado: ``done``
+#: (several APIs) and Anthropic's ``message_stop``. Data ``[DONE]`` (OpenAI) is
+#: recognised separately.
+DEFAULT_TERMINAL_NAMES = ("done", "message_stop")
+
+_BOM = b"\xef\xbb\xbf"
+_DONE = b"[DONE]"
+_LINE_END = re.compile(rb"\r\n?|\n")
+_CONTINUATION = bytes(range(0x80, 0xC0))  # UTF-8 continuation bytes
+_MAX_NAMES = 1000
+_MAX_NAME_BYTES = 256  # a name key in ``names`` longer than this is cut
+_OTHER = "(other)"
+_MAX_FIELDS = 32  # distinct field names remembered for a partial event
+_MAX_NOTES = 20
+_MAX_UNKNOWN_NOTES = 5
+
+
+def _chars(data: bytes) -> int:
+    """The number of characters ``data`` decodes to (exact for valid UTF-8)."""
+    return len(data.translate(None, _CONTINUATION))
+
+
+def _trim(data: bytes) -> bytes:
+    """``data`` without an incomplete UTF-8 sequence at its end (left by a cut)."""
+    for back in range(1, min(3, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return data
+        if byte >= 0xC0:  # the lead byte: how long should the sequence be?
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return data[:-back] if need > back else data
+    return data
+
+
+def _decode(data: bytes) -> tuple[str, bool]:
+    """``data`` as UTF-8 with U+FFFD replacements, and whether any were needed."""
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace"), True
+
+
+class SseDecoder:
+    """Decode a ``text/event-stream`` body incrementally, in constant memory.
+
+    Feed de-chunked body bytes with :meth:`feed`; ask for :meth:`summary` at
+    any time (once more after the body ended, for the final state). Events are
+    counted, not kept: the summary holds the last event, the first terminal
+    event and a count per event name.
+
+    An event is *terminal* when its data is ``[DONE]`` or its name is one of
+    :data:`DEFAULT_TERMINAL_NAMES` or of ``terminal_names``.
+
+    ``max_event_bytes`` bounds the memory of one line and of one event's data
+    buffer; beyond it bytes are counted but dropped, and a note says so.
+    ``preview_chars`` bounds the data shown per event. With ``live_events``,
+    each dispatched event is also queued for :meth:`pop_events`.
+
+    Example::
+
+        >>> d = SseDecoder()
+        >>> d.feed(b"data: hi\\n\\ndata: [DONE]\\n\\n", 0, 0.0)
+        >>> s = d.summary()
+        >>> s.events, s.terminal_seen, s.last_event.offset, s.last_event.end
+        (2, True, 10, 24)
+    """
+
+    def __init__(
+        self,
+        *,
+        terminal_names: Iterable[str] = (),
+        max_event_bytes: int = 1 << 20,
+        preview_chars: int = 200,
+        live_events: bool = False,
+    ) -> None:
+        if isinstance(terminal_names, str):
+            raise UsageError(f"terminal_names must be an iterable of names, not {terminal_names!r}")
+        if max_event_bytes < 1:
+            raise UsageError(f"max_event_bytes must be at least 1, not {max_event_bytes!r}")
+        if preview_chars < 0:
+            raise UsageError(f"preview_chars must not be negative, not {preview_chars!r}")
+        names = set(DEFAULT_TERMINAL_NAMES)
+        names.update(terminal_names)
+        self._terminal_names = tuple(sorted(names))
+        self._terminal_bytes = frozenset(n.encode("utf-8") for n in names)
+        self._max = max_event_bytes
+        self._preview = preview_chars
+        self._live = live_events
+        self._queue: list[SseEvent] = []
+
+        self._fed = 0  # body bytes fed so far (gaps not counted)
+        self._at_start = True  # a BOM may still be coming
+        self._bom_held = b""  # the first 1 or 2 bytes of the stream, if they start a BOM
+        self._after_cr = False  # the last feed ended with a CR line end
+        self._cr_dispatch_end = -1  # end given to an event dispatched by that CR
+        # The unterminated line: kept bytes, their total count, where it began.
+        self._pending = bytearray()
+        self._pending_len = 0
+        self._pending_start = 0
+        self._pending_fed = 0
+        self._pending_dropped = 0  # characters beyond the cap
+        self._cr_at = 0  # offset of the CR that ended the last feed
+        # The event being collected (since the last blank line).
+        self._ev_start = -1  # offset of its first field line; -1: none yet
+        self._ev_fed = 0
+        self._data: list[bytes] = []
+        self._data_size = 0  # kept data bytes, "\n" separators included
+        self._data_dropped = 0  # characters of data dropped beyond max_event_bytes
+        self._data_lines = 0
+        self._type = b""
+        self._seen_event = False  # an event field was seen (its value may be empty)
+        self._fields: set[bytes] = set()  # other field names seen (bounded)
+        self._last_id: bytes | None = None
+        # What was dispatched.
+        self._count = 0
+        self._names: dict[bytes, int] = {}
+        self._other = 0
+        self._last: tuple[int, bytes, str, int, bytes | None, int, int, float] | None = None
+        self._terminal: SseEvent | None = None
+        self._after_terminal = 0
+        self._after_terminal_at = -1
+        # kind -> [first offset, count, detail]; rendered by summary()
+        self._notes: dict[str, list[Any]] = {}
+
+    # -- public --------------------------------------------------------------
+
+    @property
+    def event_count(self) -> int:
+        """Events dispatched so far."""
+        return self._count
+
+    def pop_events(self) -> list[SseEvent]:
+        """Events dispatched since the last call (always ``[]`` without ``live_events``)."""
+        events = self._queue
+        self._queue = []
+        return events
+
+    def feed(self, data: bytes, offset: int, t: float) -> None:
+        """Decode ``data``, body bytes whose first byte is at stream ``offset``, read at ``t``."""
+        n = len(data)
+        if not n:
+            return
+        fed = self._fed
+        self._fed = fed + n
+        if self._at_start or self._after_cr:
+            data, offset, fed = self._edges(data, offset, fed)
+            if not data:
+                return
+        crlf = b"\r" in data
+        if crlf and data.count(b"\r") != data.count(b"\r\n"):  # a bare CR
+            self._feed_any(data, offset, fed, t)
+            return
+        nl = data.find(b"\n")
+        if nl < 0:  # no line end: all of it continues the pending line
+            self._keep(data, offset, fed)
+            return
+        self._feed_lf(data, nl, offset, fed, t, crlf)
+
+    def summary(self) -> SseSummary:
+        """What the stream held so far; after the body ended, the final state."""
+        names: dict[str, int] = {}
+        for raw, count in self._names.items():
+            if len(raw) > _MAX_NAME_BYTES:
+                key = raw[:_MAX_NAME_BYTES].decode("utf-8", "replace") + "…"
+            else:
+                key = raw.decode("utf-8", "replace")
+            names[key] = names.get(key, 0) + count
+        if self._other:
+            names[_OTHER] = names.get(_OTHER, 0) + self._other
+        last = None
+        if self._last is not None:
+            index, name, text, length, ident, start, end, t = self._last
+            last = self._event(index, name, text, length, ident, start, end, t)
+        notes = self._render_notes()
+        return SseSummary(
+            events=self._count,
+            names=names,
+            last_event=last,
+            terminal_seen=self._terminal is not None,
+            terminal_event=self._terminal,
+            partial_event=self._partial(),
+            terminal_names=self._terminal_names,
+            notes=notes,
+        )
+
+    # -- lines ---------------------------------------------------------------
+
+    def _edges(self, data: bytes, offset: int, fed: int) -> tuple[bytes, int, int]:
+        """Skip a BOM at the start of the stream and the LF of a CRLF split across feeds."""
+        if self._at_start:
+            held = self._bom_held
+            joined = held + data if held else data
+            if len(joined) < 3 and _BOM.startswith(joined):
+                # Maybe a BOM: wait for the rest. The bytes also start the
+                # pending line, in case they turn out not to be one.
+                self._bom_held = joined
+                self._keep(data, offset, fed)
+                return b"", offset, fed
+            self._at_start = False
+            self._bom_held = b""
+            if joined.startswith(_BOM):
+                self._note("bom", self._pending_start if held else offset, "")
+                skip = 3 - len(held)
+                self._pending.clear()
+                self._pending_len = 0
+                self._pending_dropped = 0
+                data = data[skip:]
+                offset += skip
+                fed += skip
+        if self._after_cr and data:
+            self._after_cr = False
+            cr_end = self._cr_dispatch_end
+            self._cr_dispatch_end = -1
+            if data[0] == 0x0A:  # the LF of a CRLF split across feeds
+                if cr_end >= 0:
+                    self._move_end(cr_end, offset + 1)
+                data = data[1:]
+                offset += 1
+                fed += 1
+            else:
+                self._note("cr", self._cr_at, "")
+        return data, offset, fed
+
+    def _feed_lf(self, data: bytes, nl: int, offset: int, fed: int, t: float, crlf: bool) -> None:
+        """Lines ended by LF or CRLF (the common case); ``data[nl]`` is the first LF.
+
+        With ``crlf``, some lines end with CRLF (every CR in ``data`` is followed
+        by an LF): the CR is cut from the line after its length is counted.
+
+        The usual lines (blank, comment, ``data:``, ``event:``) are handled
+        inline; anything else goes through :meth:`_line`.
+        """
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        delta = fed - offset  # fed position minus stream offset, within this feed
+        cap = self._max
+        pos = offset  # stream offset of the next line
+        joined_start = offset  # where the first line began, if it began in an earlier feed
+        if self._pending_len:
+            joined_start = self._pending_start
+            if self._pending_len + nl > cap:
+                first = lines[0]
+                if crlf and first.endswith(b"\r"):
+                    first = first[:-1]
+                body, dropped = self._take_pending(first)
+                pos = offset + nl + 1
+                self._line(body, joined_start, self._pending_fed, pos, t, dropped)
+                del lines[0]
+            else:
+                head = bytes(self._pending)
+                self._pending.clear()
+                self._pending_len = 0
+                if self._ev_start < 0 and head[0] != 0x3A:
+                    self._ev_start = joined_start
+                    self._ev_fed = self._pending_fed
+                lines[0] = head + lines[0]
+                pos = offset - len(head)  # so that the line ends where its LF is
+        for item in lines:
+            start = pos
+            pos += len(item) + 1
+            if crlf and item[-1:] == b"\r":
+                item = item[:-1]
+            if not item:
+                self._blank(pos, t)
+            elif item[0] == 0x3A:  # ':' comment
+                continue
+            elif len(item) <= cap and item.startswith(b"data:"):
+                if self._ev_start < 0:
+                    self._ev_start = start
+                    self._ev_fed = start + delta
+                value = item[6:] if item[5:6] == b" " else item[5:]
+                size = self._data_size + len(value) + 1
+                if size > cap:
+                    self._append_data(value, 0)
+                else:
+                    self._data.append(value)
+                    self._data_size = size
+                    self._data_lines += 1
+            elif len(item) <= cap and item.startswith(b"event:"):
+                if self._ev_start < 0:
+                    self._ev_start = start
+                    self._ev_fed = start + delta
+                self._type = item[7:] if item[6:7] == b" " else item[6:]
+                self._seen_event = True
+            else:
+                if start < offset:
+                    start = joined_start
+                self._line(item, start, start + delta, pos, t, -1)
+        if tail:
+            self._keep(tail, pos, pos + delta)
+
+    def _feed_any(self, data: bytes, offset: int, fed: int, t: float) -> None:
+        """Lines ended by CRLF, LF or CR, in any mix."""
+        i = 0
+        delta = fed - offset
+        for m in _LINE_END.finditer(data):
+            a, b = m.span()
+            end = offset + b
+            if i == 0 and self._pending_len:
+                start, start_fed = self._pending_start, self._pending_fed
+                body, dropped = self._take_pending(data[:a])
+            else:
+                body = data[i:a]
+                start = offset + i
+                start_fed = start + delta
+                dropped = -1
+            cr_alone = b - a == 1 and data[a] == 0x0D
+            if cr_alone and b == len(data):
+                self._after_cr = True  # maybe a CRLF split across feeds
+                self._cr_at = offset + a
+            dispatched = self._line(body, start, start_fed, end, t, dropped)
+            if cr_alone:
+                if self._after_cr:
+                    self._cr_dispatch_end = end if dispatched else -1
+                else:
+                    self._note("cr", offset + a, "")
+            i = b
+        if i < len(data):
+            self._keep(data[i:], offset + i, offset + i + delta)
+
+    def _keep(self, piece: bytes, offset: int, fed: int) -> None:
+        """Hold the start (or more) of an unterminated line, capped at max_event_bytes."""
+        if not self._pending_len:
+            self._pending_start = offset
+            self._pending_fed = fed
+        room = self._max - len(self._pending)
+        if room >= len(piece):
+            self._pending += piece
+        else:
+            if room > 0:
+                self._pending += piece[:room]
+            self._pending_dropped += _chars(piece[max(room, 0) :])
+        self._pending_len += len(piece)
+
+    def _take_pending(self, rest: bytes) -> tuple[bytes, int]:
+        """The pending line completed by ``rest``, and how many of its characters were
+        dropped beyond max_event_bytes (-1: none, the line is whole); resets it."""
+        pending = self._pending
+        room = self._max - len(pending)
+        if self._pending_len + len(rest) <= self._max:
+            line = bytes(pending) + rest
+            dropped = -1
+        else:
+            room = max(room, 0)
+            raw = bytes(pending) + rest[:room]  # the first max_event_bytes of the line
+            line = _trim(raw)
+            dropped = self._pending_dropped + _chars(raw[len(line) :]) + _chars(rest[room:])
+        pending.clear()
+        self._pending_len = 0
+        self._pending_dropped = 0
+        return line, dropped
+
+    def _line(
+        self, line: bytes, start: int, start_fed: int, end: int, t: float, dropped: int
+    ) -> bool:
+        """Interpret one complete line (§9.2.6); True if it dispatched an event.
+
+        ``dropped`` counts the characters of the line beyond max_event_bytes
+        when the line was already cut to that size; -1 if it is whole.
+        """
+        if not line:
+            if dropped < 0:
+                return self._blank(end, t)
+            # else a line cut to nothing (a cap inside its first character): a field
+        elif line[0] == 0x3A:  # ':' comment
+            return False
+        if self._ev_start < 0:
+            self._ev_start = start
+            self._ev_fed = start_fed
+        if dropped < 0 and len(line) > self._max:
+            kept = _trim(line[: self._max])
+            dropped = _chars(line[len(kept) :])
+            line = kept
+        if dropped >= 0:
+            self._note("long", start, str(self._max))
+        else:
+            dropped = 0
+        colon = line.find(b":")
+        if colon < 0:
+            name = line
+            value = b""
+        else:
+            name = line[:colon]
+            vstart = colon + 2 if line[colon + 1 : colon + 2] == b" " else colon + 1
+            value = line[vstart:]
+        if name == b"data":
+            self._append_data(value, dropped)
+        elif name == b"event":
+            self._type = value
+            self._seen_event = True
+        elif name == b"id":
+            if b"\x00" in value:
+                self._note("id-nul", start, "")
+            else:
+                self._last_id = value
+        elif name == b"retry":
+            if value.isdigit():
+                self._note("retry", start, value.decode("ascii"))
+            else:
+                self._note("retry-bogus", start, repr(value[:40]))
+        else:
+            self._unknown(name, start)
+        if len(self._fields) < _MAX_FIELDS:
+            self._fields.add(name[:64])
+        return False
+
+    def _append_data(self, value: bytes, dropped: int) -> None:
+        self._data_lines += 1
+        size = self._data_size
+        if dropped or size + len(value) + 1 > self._max:
+            if size < self._max:
+                kept = _trim(value[: self._max - size])
+                self._data.append(kept)
+                self._data_size = size + len(kept) + 1
+                self._data_dropped += _chars(value[len(kept) :])
+            else:
+                self._data_dropped += _chars(value) + 1
+            self._data_dropped += dropped
+            if size + len(value) + 1 > self._max:
+                self._note("big", self._ev_start, str(self._max))
+            return
+        self._data.append(value)
+        self._data_size = size + len(value) + 1
+
+    def _unknown(self, name: bytes, start: int) -> None:
+        key = "unknown:" + name[:40].decode("utf-8", "replace")
+        if key in self._notes:
+            self._notes[key][1] += 1
+        elif sum(k.startswith("unknown:") for k in self._notes) < _MAX_UNKNOWN_NOTES:
+            self._note(key, start, "")
+
+    # -- dispatch ------------------------------------------------------------
+
+    def _blank(self, end: int, t: float) -> bool:
+        """A blank line: dispatch the event, or reset an event without data."""
+        start = self._ev_start
+        self._ev_start = -1
+        self._seen_event = False
+        if self._fields:
+            self._fields.clear()
+        if not self._data_lines:
+            if self._type:
+                self._note("no-data", start, "")
+                self._type = b""
+            return False
+        parts = self._data
+        raw = parts[0] if len(parts) == 1 else b"\n".join(parts)
+        parts.clear()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "replace")
+            self._note("utf8", start, "")
+        length = len(text)
+        if self._data_dropped:
+            length += self._data_dropped
+            self._data_dropped = 0
+        self._data_size = 0
+        self._data_lines = 0
+        name = self._type or b"message"
+        self._type = b""
+        index = self._count
+        self._count = index + 1
+        names = self._names
+        if name in names:
+            names[name] += 1
+        else:
+            self._new_name(name)
+        if length > self._preview:
+            text = text[: self._preview]
+        self._last = (index, name, text, length, self._last_id, start, end, t)
+        if self._terminal is not None:
+            if not self._after_terminal:
+                self._after_terminal_at = start
+            self._after_terminal += 1
+        elif raw == _DONE or name in self._terminal_bytes:
+            self._terminal = self._event(*self._last)
+        if self._live:
+            self._queue.append(self._event(*self._last))
+        return True
+
+    def _new_name(self, name: bytes) -> None:
+        """Count the first event of a name (bounded: the rest go under ``(other)``)."""
+        names = self._names
+        if len(name) > _MAX_NAME_BYTES:
+            name = name[: _MAX_NAME_BYTES + 1]
+            if name in names:
+                names[name] += 1
+                return
+        if len(names) < _MAX_NAMES:
+            names[name] = 1
+        else:
+            self._other += 1
+
+    @staticmethod
+    def _event(
+        index: int,
+        name: bytes,
+        data: str,
+        length: int,
+        ident: bytes | None,
+        start: int,
+        end: int,
+        t: float,
+    ) -> SseEvent:
+        return SseEvent(
+            index=index,
+            name=name.decode("utf-8", "replace"),
+            data=data,
+            data_length=length,
+            id=None if ident is None else ident.decode("utf-8", "replace"),
+            offset=start,
+            end=end,
+            t=t,
+        )
+
+    def _move_end(self, old: int, new: int) -> None:
+        """Move the end of the event dispatched by a CR past the LF that followed it."""
+        last = self._last
+        if last is None or last[6] != old:
+            return
+        self._last = (*last[:6], new, last[7])
+        if self._terminal is not None and self._terminal.index == last[0]:
+            self._terminal = replace(self._terminal, end=new)
+        if self._queue and self._queue[-1].index == last[0]:
+            self._queue[-1] = replace(self._queue[-1], end=new)
+
+    # -- summary helpers -----------------------------------------------------
+
+    def _partial(self) -> dict[str, Any] | None:
+        """The event the stream stopped in, if anything but comments arrived of it."""
+        pending = self._pending_len > 0
+        pending_field = pending and self._pending[0] != 0x3A
+        if self._ev_start < 0 and not pending_field:
+            return None
+        if self._ev_start >= 0:
+            start, start_fed = self._ev_start, self._ev_fed
+        else:
+            start, start_fed = self._pending_start, self._pending_fed
+        preview, _ = _decode(b"\n".join(self._data))
+        fields = {f.decode("utf-8", "replace") for f in self._fields}
+        if self._data_lines:
+            fields.add("data")
+        if self._seen_event:
+            fields.add("event")
+        partial: dict[str, Any] = {
+            "offset": start,
+            "bytes": self._fed - start_fed,
+            "fields": sorted(fields),
+            "preview": preview[: self._preview],
+            "unterminated_line": pending,
+        }
+        if pending:
+            line, _ = _decode(bytes(self._pending[: self._preview * 4]))
+            partial["line_preview"] = line[: self._preview]
+        return partial
+
+    def _note(self, kind: str, offset: int, detail: str) -> None:
+        note = self._notes.get(kind)
+        if note is not None:
+            note[1] += 1
+        elif len(self._notes) < _MAX_NOTES:
+            self._notes[kind] = [offset, 1, detail]
+
+    def _render_notes(self) -> tuple[str, ...]:
+        notes = dict(self._notes)
+        if self._after_cr:  # the stream (so far) ends with a CR: a bare one, until an LF comes
+            if "cr" in notes:
+                offset, count, detail = notes["cr"]
+                notes["cr"] = [offset, count + 1, detail]
+            else:
+                notes["cr"] = [self._cr_at, 1, ""]
+        out = []
+        for kind, (offset, count, detail) in sorted(notes.items(), key=lambda kv: kv[1][0]):
+            times = "" if count == 1 else f" ({count} times)"
+            if kind == "bom":
+                out.append("UTF-8 byte order mark at the start of the stream, skipped")
+            elif kind == "cr":
+                out.append(f"lines ended by a bare CR{times}, first at byte {offset}")
+            elif kind == "long":
+                out.append(
+                    f"line at byte {offset} longer than max_event_bytes ({detail}): "
+                    f"its content beyond that was dropped{times}"
+                )
+            elif kind == "big":
+                out.append(
+                    f"event at byte {offset} has more data than max_event_bytes ({detail}): "
+                    f"data beyond that was dropped, length counted{times}"
+                )
+            elif kind == "utf8":
+                out.append(
+                    f"invalid UTF-8 replaced by U+FFFD{times}, first in the event at byte {offset}"
+                )
+            elif kind == "id-nul":
+                out.append(f"id field containing NUL ignored{times}, first at byte {offset}")
+            elif kind == "retry":
+                out.append(
+                    f"retry field at byte {offset}: reconnection time {int(detail)} ms{times}"
+                )
+            elif kind == "retry-bogus":
+                out.append(
+                    f"retry field at byte {offset} not all ASCII digits, ignored: {detail}{times}"
+                )
+            elif kind == "no-data":
+                out.append(
+                    f"event at byte {offset} had an event field but no data: not dispatched{times}"
+                )
+            elif kind.startswith("unknown:"):
+                out.append(f"unknown field {kind[8:]!r} ignored{times}, first at byte {offset}")
+        if self._after_terminal:
+            out.append(
+                f"{self._after_terminal} event(s) after the terminal event, "
+                f"first at byte {self._after_terminal_at}"
+            )
+        return tuple(out[:_MAX_NOTES])

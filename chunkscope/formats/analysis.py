@@ -1,0 +1,71 @@
+"""Analysis of a capture file: its records fed to the sans-IO analyzer, in constant memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..core.analyzer import Analyzer
+from ..core.report import CloseKind, Report
+from .capture import Ended, Received, Sent, iter_capture
+
+__all__ = ["analyze_capture"]
+
+
+def analyze_capture(
+    path: str,
+    *,
+    terminal_events: Iterable[str] = (),
+    **limits: int | None,
+) -> Report:
+    """Analyze a capture file (format v1) record by record, in constant memory.
+
+    The request method recorded in the capture decides whether a body is
+    expected (HEAD). A capture with no end record (the capturing process died)
+    closes as ``unknown`` at the time of its last read.
+
+    Raises :class:`~chunkscope.CaptureFileError` for a file that is not a
+    valid capture.
+    """
+    meta: dict[str, object] = {}
+    analyzer: Analyzer | None = None
+    sent_head = bytearray()
+    last_t: float | None = None
+    end: Ended | None = None
+
+    def start() -> Analyzer:
+        method = meta.get("method")
+        if not isinstance(method, str):
+            method = sent_head.split(b" ", 1)[0].decode("latin-1") if sent_head else "GET"
+        return Analyzer(
+            request_method=method or "GET",
+            terminal_events=terminal_events,
+            **limits,  # type: ignore[arg-type]
+        )
+
+    for record in iter_capture(path):
+        if isinstance(record, dict):
+            meta.update(record)
+        elif isinstance(record, Sent):
+            if len(sent_head) < 8192:
+                sent_head.extend(record.data[: 8192 - len(sent_head)])
+        elif isinstance(record, Received):
+            if analyzer is None:
+                analyzer = start()
+            analyzer.feed(record.data, record.t)
+            last_t = record.t
+        elif isinstance(record, Ended):
+            end = record
+    if analyzer is None:
+        analyzer = start()
+    if end is not None:
+        report = analyzer.close(end.kind, end.t, end.detail)
+    else:
+        report = analyzer.close(
+            CloseKind.UNKNOWN, last_t, "the capture file has no end record: the capture was cut off"
+        )
+    report.connection = {
+        k: v for k, v in meta.items() if k not in ("r", "format", "version")
+    } or None
+    request_line = bytes(sent_head).split(b"\r\n", 1)[0].decode("latin-1")
+    report.request = {"method": analyzer.request_method, "line": request_line or None}
+    return report

@@ -1,0 +1,534 @@
+"""The live client: one HTTP/1.1 request over TCP or TLS, every byte recorded.
+
+Theory of operation
+-------------------
+``capture()`` dials (directly, via ``connect_to``, or through an HTTP
+CONNECT proxy), optionally wraps the stream in TLS
+(:class:`~chunkscope.net.tls.TLSStream`, which sees a missing close_notify the
+way ``trio.SSLStream(https_compatible=False)`` does, and returns every record
+of one transport read as one read), writes the request that h11 serialises,
+then loops on ``receive_some``. Each read goes to the
+:class:`~chunkscope.net.recorder.Recorder` (capture file first, then the
+analyzer). The loop ends when the peer closes, resets, goes idle, the
+time limit passes, the user interrupts, or the analyzer says the message is
+complete (then chunkscope waits a short grace period to see how the server
+closes) or broken (then it stops at once: a hostile peer gets no more time).
+
+How the connection ended is observed, not guessed:
+
+==========================  ===============================================
+``receive_some`` outcome     close kind
+==========================  ===============================================
+``b""`` on TLS               tls-close-notify (the peer sent close_notify)
+``b""`` on plain TCP         fin
+BrokenResourceError from     tls-no-close-notify (TCP EOF inside TLS)
+  SSLEOFError
+BrokenResourceError from     reset (RST; bytes in flight may be lost)
+  ConnectionResetError
+idle / max-time expiry       timeout
+KeyboardInterrupt            interrupted
+==========================  ===============================================
+
+trio, ssl and OS exceptions are mapped to :class:`TransportError` here, at
+the I/O boundary, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import h11
+import trio
+
+from ..core.analyzer import Analyzer
+from ..core.crosscheck import H11CrossCheck
+from ..core.errors import TransportError, UsageError
+from ..core.report import CloseKind, Report
+from ..formats.capture import CaptureWriter
+from .recorder import Recorder
+from .tls import TLSStream
+
+__all__ = ["CaptureOptions", "capture", "classify_receive_error"]
+
+RECEIVE_SIZE = 1 << 20  # the most one read takes; a read returns what the socket holds
+GRACE_AFTER_COMPLETE = 1.0  # seconds to wait for the server's own close
+_MAX_PROXY_HEAD = 65536
+
+
+@dataclass
+class CaptureOptions:
+    """Everything ``capture()`` accepts, as one object (the CLI builds it)."""
+
+    url: str
+    method: str = "GET"
+    headers: Sequence[tuple[str, str]] = ()
+    body: bytes | None = None
+    cacert: str | None = None
+    insecure: bool = False
+    connect_to: str | None = None
+    proxy: str | None = None
+    connect_timeout: float | None = 30.0
+    idle_timeout: float | None = 60.0
+    head_timeout: float | None = 60.0
+    max_time: float | None = None
+    output: str | None = None
+    redact: bool = True
+    terminal_events: Iterable[str] = ()
+    cross_check: bool = False
+    live_events: bool = False
+    ssl_context: ssl.SSLContext | None = None
+    on_read: Callable[[Analyzer, Recorder], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Target:
+    scheme: str
+    host: str
+    port: int
+    request_target: str
+    host_header: str
+    dial_host: str
+    dial_port: int
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "https"
+
+    @property
+    def where(self) -> str:
+        return f"{self.dial_host}:{self.dial_port}"
+
+
+def _parse_target(url: str, connect_to: str | None) -> _Target:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise UsageError(f"unsupported URL scheme {parts.scheme!r} (use http:// or https://)")
+    if not parts.hostname:
+        raise UsageError(f"URL has no host: {url!r}")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise UsageError(f"URL has an invalid port: {url!r}") from None
+    host = parts.hostname
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    default_port = 443 if scheme == "https" else 80
+    host_text = f"[{host}]" if ":" in host else host
+    host_header = host_text if port == default_port else f"{host_text}:{port}"
+    dial_host, dial_port = host, port
+    if connect_to:
+        dial_host, dial_port = _host_port(connect_to, "--connect-to")
+    return _Target(scheme, host, port, target, host_header, dial_host, dial_port)
+
+
+def _host_port(text: str, what: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UsageError(f"{what} wants HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _request_bytes(options: CaptureOptions, target: _Target) -> bytes:
+    from .._version import __version__
+
+    names = {n.lower() for n, _ in options.headers}
+    headers: list[tuple[str, str]] = [("Host", target.host_header)]
+    if "user-agent" not in names:
+        headers.append(("User-Agent", f"chunkscope/{__version__}"))
+    if "accept" not in names:
+        headers.append(("Accept", "*/*"))
+    if "connection" not in names:
+        # Ask the server to close after the response, so that how it closes
+        # can be observed rather than waited for.
+        headers.append(("Connection", "close"))
+    headers.extend((n, v) for n, v in options.headers if n.lower() != "host")
+    body = options.body
+    if body is not None and "content-length" not in names and "transfer-encoding" not in names:
+        headers.append(("Content-Length", str(len(body))))
+    conn = h11.Connection(our_role=h11.CLIENT)
+    try:
+        out = conn.send(
+            h11.Request(method=options.method, target=target.request_target, headers=headers)
+        )
+        if body:
+            out = (out or b"") + (conn.send(h11.Data(data=body)) or b"")
+    except h11.LocalProtocolError as exc:
+        raise UsageError(f"cannot send this request: {exc}") from None
+    return out or b""
+
+
+def _ssl_context(options: CaptureOptions) -> ssl.SSLContext:
+    if options.ssl_context is not None:
+        return options.ssl_context
+    try:
+        ctx = ssl.create_default_context(cafile=options.cacert)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot load --cacert {options.cacert}: {exc}") from None
+    if options.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])  # HTTP/1.1 only: framing is what we analyse
+    return ctx
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return chain
+
+
+def classify_receive_error(exc: BaseException) -> tuple[CloseKind, str]:
+    """Map an exception from ``receive_some`` to a close kind and a detail line."""
+    chain = _exception_chain(exc)
+    for e in chain:
+        if isinstance(e, ConnectionResetError):
+            return CloseKind.RESET, (
+                f"{e.strerror or e} (ECONNRESET); bytes in flight may have been dropped by the kernel"
+            )
+    for e in chain:
+        if isinstance(e, ssl.SSLEOFError) or (
+            isinstance(e, ssl.SSLError) and "UNEXPECTED_EOF" in str(e)
+        ):
+            return CloseKind.TLS_NO_CLOSE_NOTIFY, f"peer closed TCP without close_notify ({e})"
+    for e in chain:
+        if isinstance(e, ssl.SSLError):
+            return CloseKind.UNKNOWN, f"TLS error while reading: {e}"
+        if isinstance(e, OSError):
+            return CloseKind.UNKNOWN, f"socket error while reading: {e}"
+    return CloseKind.UNKNOWN, f"{type(exc).__name__}: {exc}"
+
+
+_HANDSHAKE_HINTS = {
+    # What OpenSSL's reason means for someone who typed the URL.
+    "WRONG_VERSION_NUMBER": " (the server does not speak TLS on this port: plain http://?)",
+    "TLSV1_ALERT_PROTOCOL_VERSION": " (no TLS version both sides accept)",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": " (no cipher or TLS feature both sides accept)",
+    "NO_APPLICATION_PROTOCOL": " (the server refused ALPN http/1.1: it may speak HTTP/2 only)",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": " (the server wants a client certificate)",
+}
+
+
+def _tls_error(exc: BaseException, where: str) -> TransportError:
+    for e in _exception_chain(exc):
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return TransportError("tls", where, f"certificate verify failed: {e.verify_message}")
+        if isinstance(e, ssl.SSLEOFError):
+            return TransportError(
+                "tls", where, "the peer closed the connection during the TLS handshake"
+            )
+        if isinstance(e, ssl.SSLError):
+            hint = _HANDSHAKE_HINTS.get(e.reason or "", "")
+            return TransportError("tls", where, f"handshake failed: {e.reason or e}{hint}")
+        if isinstance(e, OSError):
+            return TransportError("tls", where, f"connection lost during the TLS handshake: {e}")
+    return TransportError("tls", where, f"handshake failed: {exc}")
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = await trio.socket.getaddrinfo(host, port, type=trio.socket.SOCK_STREAM)
+    except OSError as exc:  # socket.gaierror
+        raise TransportError(
+            "dns", f"{host}:{port}", f"cannot resolve host: {exc.strerror or exc}"
+        ) from exc
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+async def _open_tcp(host: str, port: int) -> trio.SocketStream:
+    try:
+        return await trio.open_tcp_stream(host, port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        attempts = getattr(exc.__cause__, "exceptions", None)  # trio's group of per-address errors
+        if attempts:
+            reason = "; ".join(sorted({getattr(e, "strerror", None) or str(e) for e in attempts}))
+        raise TransportError("connect", f"{host}:{port}", f"cannot connect: {reason}") from exc
+
+
+async def _connect_via_proxy(
+    proxy: str, target: _Target
+) -> tuple[trio.SocketStream, dict[str, Any]]:
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if parts.scheme != "http" or not parts.hostname:
+        raise UsageError(f"--proxy wants http://HOST:PORT, got {proxy!r}")
+    phost, pport = parts.hostname, parts.port or 8080
+    stream = await _open_tcp(phost, pport)
+    authority = f"{target.dial_host}:{target.dial_port}"
+    request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode()
+    where = f"{phost}:{pport}"
+    try:
+        await stream.send_all(request)
+        head = bytearray()
+        while b"\r\n\r\n" not in head:
+            data = await stream.receive_some(4096)
+            if not data:
+                raise TransportError("proxy", where, "proxy closed the connection during CONNECT")
+            head += data
+            if len(head) > _MAX_PROXY_HEAD:
+                raise TransportError("proxy", where, "proxy response head too large")
+    except (trio.BrokenResourceError, OSError) as exc:
+        raise TransportError("proxy", where, f"proxy connection failed: {exc}") from exc
+    end = head.index(b"\r\n\r\n") + 4
+    status_line = bytes(head[: head.find(b"\r\n")]).decode("latin-1")
+    parts_ = status_line.split(" ", 2)
+    if len(parts_) < 2 or not parts_[1].startswith("2"):
+        await trio.aclose_forcefully(stream)
+        raise TransportError("proxy", where, f"CONNECT {authority} refused: {status_line!r}")
+    if end != len(head):
+        raise TransportError("proxy", where, "proxy sent bytes after its CONNECT response")
+    return stream, {"proxy": where, "proxy_status": status_line}
+
+
+def _cert_summary(cert: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not cert:
+        return None
+
+    def name(rdns: Any) -> str:
+        return ", ".join(f"{k}={v}" for rdn in rdns for (k, v) in rdn)
+
+    return {
+        "subject": name(cert.get("subject", ())),
+        "issuer": name(cert.get("issuer", ())),
+        "not_after": cert.get("notAfter"),
+        "san": [v for k, v in cert.get("subjectAltName", ()) if k == "DNS"][:10],
+    }
+
+
+async def capture(url: str, **kwargs: Any) -> Report:
+    """Send one HTTP/1.1 request and diagnose the response, byte-exactly.
+
+    Returns the same :class:`~chunkscope.Report` that ``chunkscope capture``
+    prints, with ``report.connection`` holding DNS, addresses, TLS details
+    and timings. Keyword arguments are the fields of :class:`CaptureOptions`
+    (``method``, ``headers``, ``body``, ``cacert``, ``insecure``,
+    ``connect_to``, ``proxy``, ``connect_timeout``, ``idle_timeout``,
+    ``max_time``, ``output`` (capture file path), ``redact``,
+    ``terminal_events``, ``cross_check``, ``ssl_context``).
+
+    Raises :class:`~chunkscope.TransportError` when no connection could be
+    made (DNS, connect, TLS, proxy); once connected, every ending is a report.
+
+    Example (inside a trio or pytest-trio test)::
+
+        report = await chunkscope.capture("https://127.0.0.1:8443/stream", cacert="ca.pem")
+        assert report.verdict.value == "truncated"
+    """
+    return await run_capture(CaptureOptions(url=url, **kwargs))
+
+
+async def run_capture(options: CaptureOptions) -> Report:
+    """:func:`capture` with its options as one object."""
+    target = _parse_target(options.url, options.connect_to)
+    request = _request_bytes(options, target)
+    meta: dict[str, Any] = {
+        "target": options.url,
+        "method": options.method.upper(),
+        "scheme": target.scheme,
+        "host": target.host,
+        "port": target.port,
+        "t0_wall": datetime.now(timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z"),
+    }
+    if options.connect_to:
+        meta["connect_to"] = target.where
+    writer = (
+        CaptureWriter(options.output, meta=meta, redact=options.redact) if options.output else None
+    )
+    try:
+        return await _run(options, target, request, meta, writer)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def _run(
+    options: CaptureOptions,
+    target: _Target,
+    request: bytes,
+    meta: dict[str, Any],
+    writer: CaptureWriter | None,
+) -> Report:
+    timings: dict[str, float] = {}
+    clock0 = trio.current_time()
+    max_deadline = math.inf if not options.max_time else clock0 + options.max_time
+    stream: trio.abc.Stream
+    try:
+        with trio.fail_after(options.connect_timeout or math.inf):
+            with trio.CancelScope(deadline=max_deadline):
+                stream = await _connect(options, target, meta, timings)
+            if trio.current_time() >= max_deadline:
+                raise TransportError(
+                    "timeout",
+                    target.where,
+                    f"--max-time {options.max_time} s passed while connecting",
+                )
+    except trio.TooSlowError:
+        raise TransportError(
+            "timeout",
+            target.where,
+            f"no connection within --connect-timeout {options.connect_timeout} s",
+        ) from None
+    except TransportError as exc:
+        if writer is not None:
+            writer.meta(error={"kind": exc.kind, "reason": exc.reason}, timings=timings)
+        raise
+    if writer is not None:
+        writer.meta(
+            **{
+                k: v
+                for k, v in meta.items()
+                if k not in ("target", "method", "scheme", "host", "port", "t0_wall", "connect_to")
+            },
+            timings=timings,
+        )
+
+    analyzer = Analyzer(
+        request_method=options.method,
+        terminal_events=options.terminal_events,
+        live_events=options.live_events,
+    )
+    check = H11CrossCheck(options.method, full=options.cross_check)
+    start = trio.current_time()
+    recorder = Recorder(analyzer, writer, lambda: trio.current_time() - start, check.feed)
+    kind, detail = await _exchange(options, stream, target, request, recorder, max_deadline)
+    report = recorder.end(kind, detail)
+    if recorder.first_t is not None:
+        timings["first_byte"] = recorder.first_t
+    meta["timings"] = timings
+    meta["h11"] = check.close()
+    if report.timing.get("largest_gap"):
+        meta["largest_gap"] = report.timing["largest_gap"]
+    report.connection = meta
+    report.request = {"method": options.method.upper(), "url": options.url}
+    return report
+
+
+async def _connect(
+    options: CaptureOptions, target: _Target, meta: dict[str, Any], timings: dict[str, float]
+) -> trio.abc.Stream:
+    t = trio.current_time()
+    if options.proxy:
+        tcp, proxy_meta = await _connect_via_proxy(options.proxy, target)
+        meta.update(proxy_meta)
+    else:
+        meta["dns"] = await _resolve(target.dial_host, target.dial_port)
+        timings["dns"] = trio.current_time() - t
+        t = trio.current_time()
+        tcp = await _open_tcp(target.dial_host, target.dial_port)
+    timings["connect"] = trio.current_time() - t
+    sock = tcp.socket
+    try:
+        meta["local"] = _address(sock.getsockname())
+        meta["peer"] = _address(sock.getpeername())
+    except OSError:
+        pass
+    if not target.tls:
+        return tcp
+    ctx = _ssl_context(options)
+    tls = TLSStream(tcp, ctx, server_hostname=target.host)
+    t = trio.current_time()
+    try:
+        await tls.do_handshake()
+    except (trio.BrokenResourceError, ssl.SSLError, OSError) as exc:
+        await trio.aclose_forcefully(tcp)
+        raise _tls_error(exc, f"{target.host}:{target.port}") from exc
+    timings["tls"] = trio.current_time() - t
+    cert = tls.getpeercert() if ctx.verify_mode != ssl.CERT_NONE else None
+    meta["tls"] = {
+        "version": tls.version(),
+        "cipher": (tls.cipher() or (None,))[0],
+        "alpn": tls.selected_alpn_protocol(),
+        "sni": target.host,
+        "verified": ctx.verify_mode != ssl.CERT_NONE,
+        "peer_cert": _cert_summary(cert),
+    }
+    return tls
+
+
+def _address(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = str(addr[0])
+        return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
+    return str(addr)
+
+
+async def _exchange(
+    options: CaptureOptions,
+    stream: trio.abc.Stream,
+    target: _Target,
+    request: bytes,
+    recorder: Recorder,
+    max_deadline: float,
+) -> tuple[CloseKind, str | None]:
+    analyzer = recorder.analyzer
+    on_read = options.on_read
+    idle = options.idle_timeout or math.inf
+    grace_deadline = math.inf
+    # A head dripped a byte at a time resets the idle timer forever; the head
+    # (unlike a long stream's body) has a deadline of its own.
+    head_deadline = trio.current_time() + (options.head_timeout or math.inf)
+    try:
+        with trio.CancelScope(deadline=max_deadline) as overall:
+            try:
+                await stream.send_all(request)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                kind, detail = classify_receive_error(exc)
+                return kind, f"sending the request failed: {detail}"
+            recorder.sent(request)
+            # One cancel scope for the idle timer, its deadline moved after
+            # each read: cheaper than a new scope per read on the hot path.
+            with trio.CancelScope(
+                deadline=min(trio.current_time() + idle, head_deadline)
+            ) as waiting:
+                while True:
+                    try:
+                        data = await stream.receive_some(RECEIVE_SIZE)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                        return classify_receive_error(exc)
+                    if not data:
+                        return (CloseKind.TLS_CLOSE_NOTIFY if target.tls else CloseKind.FIN), None
+                    recorder.received(data if type(data) is bytes else bytes(data))
+                    if on_read is not None:
+                        on_read(analyzer, recorder)
+                    if analyzer.failed:
+                        return CloseKind.UNKNOWN, (
+                            "chunkscope stopped reading at the malformation and closed the connection"
+                        )
+                    if analyzer.message_complete and grace_deadline == math.inf:
+                        grace_deadline = trio.current_time() + GRACE_AFTER_COMPLETE
+                    waiting.deadline = min(
+                        trio.current_time() + idle,
+                        grace_deadline,
+                        head_deadline if analyzer.body_offset is None else math.inf,
+                    )
+            if waiting.cancelled_caught and not overall.cancel_called:
+                if analyzer.message_complete:
+                    return CloseKind.UNKNOWN, (
+                        "server kept the connection open after a complete response; chunkscope closed it"
+                    )
+                if analyzer.body_offset is None and trio.current_time() >= head_deadline:
+                    return CloseKind.TIMEOUT, (
+                        f"the response head was not complete within --head-timeout {options.head_timeout} s"
+                    )
+                return CloseKind.TIMEOUT, f"no byte for --idle-timeout {options.idle_timeout} s"
+        if overall.cancelled_caught:
+            return CloseKind.TIMEOUT, f"--max-time {options.max_time} s reached"
+        raise AssertionError("unreachable")  # pragma: no cover
+    except KeyboardInterrupt:
+        return CloseKind.INTERRUPTED, "interrupted by the user (Ctrl-C)"
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(stream)
