@@ -27,10 +27,10 @@ the times each read carries.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from .body_framing import choose_framing
 from .errors import UsageError
 from .framing import ChunkedReader, ChunkTable
 from .head import Head, HeadReader
@@ -46,13 +46,13 @@ from .report import (
     SseEvent,
     Verdict,
 )
+from .truncation import explain_truncation
 
 if TYPE_CHECKING:
     from .sse import SseDecoder
 
 __all__ = ["Analyzer", "analyze_bytes"]
 
-_DIGITS = re.compile(r"[0-9]+")
 _MAX_NOTES = 50
 _CONTEXT_BEFORE = 64  # bytes shown before the end of the stream or a malformation
 _CONTEXT_AFTER = 16
@@ -312,8 +312,13 @@ class Analyzer:
     # -- body -----------------------------------------------------------------
 
     def _start_body(self, head: Head, t: float) -> None:
-        framing, length = self._choose_framing(head, t)
-        if self._phase is _Phase.FAILED:
+        choice = choose_framing(head, self.request_method)
+        for offset, message in choice.notes:
+            self._note(offset, message)
+        framing, length = choice.framing, choice.length
+        if choice.failure is not None:
+            f = choice.failure
+            self._fail(f.state, f.offset, f.found, f.expected, f.reason, t, None)
             return
         self.framing = framing
         self.head = {
@@ -350,100 +355,6 @@ class Analyzer:
             )
         self._content_length = length
         self._phase = _Phase.BODY
-
-    def _choose_framing(self, head: Head, t: float) -> tuple[Framing, int | None]:
-        """RFC 9112 §6.3: how the body of this response is delimited."""
-        status = head.status
-        method = self.request_method
-        if (
-            method == "HEAD"
-            or status in (101, 204, 304)
-            or (method == "CONNECT" and 200 <= status < 300)
-        ):
-            if status == 101:
-                self._note(head.offset, "101 Switching Protocols: the connection leaves HTTP/1.1")
-            return Framing.NO_BODY, None
-        te_values = head.get_all("transfer-encoding")
-        cl_index = [i for i, (n, _) in enumerate(head.headers) if n.lower() == "content-length"]
-        if te_values:
-            codings = [c.strip().lower() for v in te_values for c in v.split(",") if c.strip()]
-            te_offset = head.header_offsets[
-                next(i for i, (n, _) in enumerate(head.headers) if n.lower() == "transfer-encoding")
-            ]
-            if not codings:
-                self._fail(
-                    ProblemState.HEADERS,
-                    te_offset,
-                    b"",
-                    "a transfer coding, e.g. chunked",
-                    "empty Transfer-Encoding: the body's framing is ambiguous",
-                    t,
-                    None,
-                )
-                return Framing.CLOSE_DELIMITED, None
-            if codings.count("chunked") > 1:
-                self._fail(
-                    ProblemState.HEADERS,
-                    te_offset,
-                    ", ".join(codings).encode("latin-1"),
-                    "chunked applied at most once (RFC 9112 §6.1)",
-                    "Transfer-Encoding applies chunked more than once",
-                    t,
-                    None,
-                )
-                return Framing.CHUNKED, None
-            if cl_index:
-                self._note(
-                    head.header_offsets[cl_index[0]],
-                    "both Transfer-Encoding and Content-Length: Transfer-Encoding wins (RFC 9112 §6.3)",
-                )
-            if head.version == "1.0":
-                self._note(
-                    te_offset,
-                    "Transfer-Encoding in an HTTP/1.0 response: framing is faulty (RFC 9112 §6.1)",
-                )
-            if codings and codings[-1] == "chunked":
-                return Framing.CHUNKED, None
-            self._note(
-                te_offset, "Transfer-Encoding without chunked last: the body ends at the close"
-            )
-            return Framing.CLOSE_DELIMITED, None
-        if cl_index:
-            values: list[str] = []
-            for i in cl_index:
-                parts = [p.strip() for p in head.headers[i][1].split(",")]
-                for part in parts:
-                    if not _DIGITS.fullmatch(part):
-                        self._fail(
-                            ProblemState.HEADERS,
-                            head.header_offsets[i],
-                            head.headers[i][1].encode("latin-1")[:32],
-                            "Content-Length: 1*DIGIT",
-                            "invalid Content-Length value",
-                            t,
-                            None,
-                        )
-                        return Framing.CONTENT_LENGTH, None
-                values.extend(parts)
-            lengths = {int(v) for v in values}
-            if len(lengths) > 1:
-                self._fail(
-                    ProblemState.HEADERS,
-                    head.header_offsets[cl_index[-1]],
-                    ", ".join(values).encode("latin-1")[:32],
-                    "one Content-Length value",
-                    "conflicting Content-Length values",
-                    t,
-                    None,
-                )
-                return Framing.CONTENT_LENGTH, None
-            if len(values) > 1:
-                self._note(
-                    head.header_offsets[cl_index[0]],
-                    "repeated identical Content-Length values (accepted, RFC 9110 §8.6)",
-                )
-            return Framing.CONTENT_LENGTH, lengths.pop()
-        return Framing.CLOSE_DELIMITED, None
 
     def _feed_body(self, data: bytes, base: int, t: float) -> int:
         chunked = self.chunked
@@ -496,7 +407,14 @@ class Analyzer:
             verdict = Verdict.COMPLETE
         elif self.received_bytes == 0:
             verdict = Verdict.NO_RESPONSE
-            problem = self._truncation(close)
+            problem = explain_truncation(
+                close,
+                received_bytes=self.received_bytes,
+                head_reader=self._head_reader if self._phase is _Phase.HEAD else None,
+                chunked=self.chunked,
+                content_length=self._content_length,
+                body_bytes=self.body_bytes,
+            )
         elif (
             self._phase is _Phase.BODY
             and self.framing is Framing.CLOSE_DELIMITED
@@ -506,7 +424,14 @@ class Analyzer:
             self._body_end = self.received_bytes
         else:
             verdict = Verdict.TRUNCATED
-            problem = self._truncation(close)
+            problem = explain_truncation(
+                close,
+                received_bytes=self.received_bytes,
+                head_reader=self._head_reader if self._phase is _Phase.HEAD else None,
+                chunked=self.chunked,
+                content_length=self._content_length,
+                body_bytes=self.body_bytes,
+            )
         sse = None
         if self.sse is not None:
             sse = self.sse.summary()
@@ -551,141 +476,6 @@ class Analyzer:
             if self._gap_t is None
             else {"duration": self._gap, "t": self._gap_t, "offset": self._gap_offset},
         }
-
-    def _truncation(self, close: Close) -> Problem:
-        """Where the stream stopped, what was expected there, and what is missing."""
-        end = self.received_bytes
-        missing: bytes | None = None
-        remaining: int | None = None
-        chunk: int | None = None
-        how = f"the connection ended ({close.kind.value})"
-        if self._phase is _Phase.HEAD:
-            reader = self._head_reader
-            if end == 0:
-                state = ProblemState.STATUS_LINE
-                expected = 'a status line, e.g. b"HTTP/1.1 200 OK\\r\\n"'
-                message = f"{how} before any response byte arrived"
-                return self._problem(state, end, chunk, expected, message, close)
-            if reader.in_status_line:
-                state = ProblemState.STATUS_LINE
-                expected = "the rest of the status line and the response head"
-            else:
-                state = ProblemState.HEADERS
-                partial = reader.partial_line
-                if partial == b"":
-                    missing = b"\r\n"
-                    expected = 'more header fields or the blank line b"\\r\\n" ending the head'
-                elif partial == b"\r":
-                    missing = b"\n"
-                    expected = 'b"\\n" completing the blank line that ends the head'
-                else:
-                    expected = "the rest of a header line and the blank line ending the head"
-            message = f"stream ended at byte {end} inside the response head; expected {expected}"
-            return self._problem(state, end, chunk, expected, message, close, missing)
-        chunked = self.chunked
-        if chunked is not None:
-            cstate = chunked.state
-            if cstate == "chunk-size":
-                partial = chunked.partial_line
-                chunk = chunked.count
-                if not partial:
-                    state = ProblemState.CHUNK_BOUNDARY
-                    missing = b"0\r\n\r\n"
-                    expected = "a chunk-size line or the last-chunk"
-                    message = (
-                        f"chunk #{chunk}: stream ended at byte {end} where a chunk-size line or "
-                        f"the last-chunk was expected; missing {missing!r}"
-                    )
-                    return self._problem(state, end, chunk, expected, message, close, missing)
-                state = ProblemState.CHUNK_SIZE
-                digits = partial.rstrip(b"\r")
-                if digits and digits.strip(b"0") == b"":
-                    missing = (b"\n" if partial.endswith(b"\r") else b"\r\n") + b"\r\n"
-                expected = f"the rest of the chunk-size line {partial!r}"
-                message = (
-                    f"chunk #{chunk}: stream ended at byte {end} inside a chunk-size line "
-                    f"(got {partial[:32]!r}"
-                    + (f"; missing {missing!r} if it is the last-chunk)" if missing else ")")
-                )
-                return self._problem(state, end, chunk, expected, message, close, missing)
-            if cstate == "chunk-data":
-                chunk = chunked.count - 1
-                remaining = chunked.remaining
-                size = chunked.sizes[chunk] if chunk < chunked.kept else None
-                state = ProblemState.CHUNK_DATA
-                expected = f"{remaining} more bytes of chunk data, then CRLF"
-                got = f"{size - remaining} of {size}" if size is not None else "part"
-                message = (
-                    f"chunk #{chunk}: stream ended at byte {end} inside chunk data "
-                    f"({got} bytes received; {remaining} missing)"
-                )
-                return self._problem(state, end, chunk, expected, message, close, None, remaining)
-            if cstate == "chunk-data-end":
-                chunk = chunked.count - 1
-                state = ProblemState.CHUNK_DATA_END
-                missing = b"\r\n"[chunked.crlf_got :] + b"0\r\n\r\n"
-                expected = 'CRLF (b"\\r\\n") after the chunk data'
-                message = (
-                    f"chunk #{chunk}: stream ended at byte {end} after the chunk data, before its "
-                    f"CRLF was complete; missing at least {missing!r}"
-                )
-                return self._problem(state, end, chunk, expected, message, close, missing)
-            # trailers
-            chunk = chunked.count
-            state = ProblemState.TRAILERS
-            partial = chunked.partial_line
-            if partial == b"":
-                missing = b"\r\n"
-            elif partial == b"\r":
-                missing = b"\n"
-            expected = 'trailer fields or the final CRLF (b"\\r\\n")'
-            message = (
-                f"chunk #{chunk}: stream ended at byte {end} after the last-chunk, before the "
-                f"final CRLF"
-                + (f"; missing {missing!r}" if missing else f" (inside {partial[:32]!r})")
-            )
-            return self._problem(state, end, chunk, expected, message, close, missing)
-        state = ProblemState.BODY
-        if self._content_length is not None:
-            remaining = self._content_length - self.body_bytes
-            expected = f"{remaining} more body bytes (Content-Length: {self._content_length})"
-            message = (
-                f"stream ended at byte {end} after {self.body_bytes} of {self._content_length} "
-                f"body bytes; {remaining} missing"
-            )
-        else:
-            expected = (
-                "a clean close (TCP FIN, or TLS close_notify) ending the close-delimited body"
-            )
-            message = (
-                f"close-delimited body ended by {close.kind.value} at byte {end}: "
-                "the end of the body cannot be trusted"
-            )
-        return self._problem(state, end, None, expected, message, close, None, remaining)
-
-    def _problem(
-        self,
-        state: ProblemState,
-        offset: int,
-        chunk: int | None,
-        expected: str,
-        message: str,
-        close: Close,
-        missing: bytes | None = None,
-        remaining: int | None = None,
-    ) -> Problem:
-        return Problem(
-            verdict=Verdict.TRUNCATED,
-            state=state,
-            offset=offset,
-            chunk=chunk,
-            expected=expected,
-            message=message,
-            missing=missing,
-            remaining=remaining,
-            t=close.t,
-            idle=close.idle,
-        )
 
 
 def analyze_bytes(

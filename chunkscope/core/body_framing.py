@@ -1,0 +1,144 @@
+"""Which framing delimits a response body (RFC 9112 §6.3), decided from its head alone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .head import Head
+from .report import Framing, ProblemState
+
+__all__ = ["FramingChoice", "FramingFailure", "choose_framing"]
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class FramingFailure:
+    """A head whose framing headers are malformed: where, what was found and what was expected."""
+
+    state: ProblemState
+    offset: int
+    found: bytes
+    expected: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FramingChoice:
+    """The body's framing and declared length, with notes on tolerated deviations."""
+
+    framing: Framing
+    length: int | None
+    notes: list[tuple[int, str]] = field(default_factory=list)
+    failure: FramingFailure | None = None
+
+
+def choose_framing(head: Head, request_method: str) -> FramingChoice:
+    """RFC 9112 §6.3: how the body of ``head``, the response to ``request_method``, is delimited."""
+    notes: list[tuple[int, str]] = []
+    status = head.status
+    method = request_method
+    if (
+        method == "HEAD"
+        or status in (101, 204, 304)
+        or (method == "CONNECT" and 200 <= status < 300)
+    ):
+        if status == 101:
+            notes.append((head.offset, "101 Switching Protocols: the connection leaves HTTP/1.1"))
+        return FramingChoice(Framing.NO_BODY, None, notes)
+    te_values = head.get_all("transfer-encoding")
+    cl_index = [i for i, (n, _) in enumerate(head.headers) if n.lower() == "content-length"]
+    if te_values:
+        codings = [c.strip().lower() for v in te_values for c in v.split(",") if c.strip()]
+        te_offset = head.header_offsets[
+            next(i for i, (n, _) in enumerate(head.headers) if n.lower() == "transfer-encoding")
+        ]
+        if not codings:
+            return FramingChoice(
+                Framing.CLOSE_DELIMITED,
+                None,
+                notes,
+                FramingFailure(
+                    ProblemState.HEADERS,
+                    te_offset,
+                    b"",
+                    "a transfer coding, e.g. chunked",
+                    "empty Transfer-Encoding: the body's framing is ambiguous",
+                ),
+            )
+        if codings.count("chunked") > 1:
+            return FramingChoice(
+                Framing.CHUNKED,
+                None,
+                notes,
+                FramingFailure(
+                    ProblemState.HEADERS,
+                    te_offset,
+                    ", ".join(codings).encode("latin-1"),
+                    "chunked applied at most once (RFC 9112 §6.1)",
+                    "Transfer-Encoding applies chunked more than once",
+                ),
+            )
+        if cl_index:
+            notes.append(
+                (
+                    head.header_offsets[cl_index[0]],
+                    "both Transfer-Encoding and Content-Length: Transfer-Encoding wins (RFC 9112 §6.3)",
+                )
+            )
+        if head.version == "1.0":
+            notes.append(
+                (
+                    te_offset,
+                    "Transfer-Encoding in an HTTP/1.0 response: framing is faulty (RFC 9112 §6.1)",
+                )
+            )
+        if codings and codings[-1] == "chunked":
+            return FramingChoice(Framing.CHUNKED, None, notes)
+        notes.append(
+            (te_offset, "Transfer-Encoding without chunked last: the body ends at the close")
+        )
+        return FramingChoice(Framing.CLOSE_DELIMITED, None, notes)
+    if cl_index:
+        values: list[str] = []
+        for i in cl_index:
+            parts = [p.strip() for p in head.headers[i][1].split(",")]
+            for part in parts:
+                if not _DIGITS.fullmatch(part):
+                    return FramingChoice(
+                        Framing.CONTENT_LENGTH,
+                        None,
+                        notes,
+                        FramingFailure(
+                            ProblemState.HEADERS,
+                            head.header_offsets[i],
+                            head.headers[i][1].encode("latin-1")[:32],
+                            "Content-Length: 1*DIGIT",
+                            "invalid Content-Length value",
+                        ),
+                    )
+            values.extend(parts)
+        lengths = {int(v) for v in values}
+        if len(lengths) > 1:
+            return FramingChoice(
+                Framing.CONTENT_LENGTH,
+                None,
+                notes,
+                FramingFailure(
+                    ProblemState.HEADERS,
+                    head.header_offsets[cl_index[-1]],
+                    ", ".join(values).encode("latin-1")[:32],
+                    "one Content-Length value",
+                    "conflicting Content-Length values",
+                ),
+            )
+        if len(values) > 1:
+            notes.append(
+                (
+                    head.header_offsets[cl_index[0]],
+                    "repeated identical Content-Length values (accepted, RFC 9110 §8.6)",
+                )
+            )
+        return FramingChoice(Framing.CONTENT_LENGTH, lengths.pop(), notes)
+    return FramingChoice(Framing.CLOSE_DELIMITED, None, notes)
