@@ -15,7 +15,12 @@ phases follow one another::
 - BODY: the framing chosen from the head (RFC 9112 §6.3) reads the body:
   ``ChunkedReader`` for chunked, a byte count for Content-Length, everything
   until the close for a close-delimited body. With ``text/event-stream`` the
-  body bytes also go, with their stream offsets, to the SSE decoder.
+  body bytes also go, with their stream offsets, to the SSE decoder; with a
+  Content-Encoding they go through the content decoder first (body bytes ->
+  ``ContentDecoder`` -> ``SseDecoder``), so SSE offsets count in the decoded
+  stream while framing offsets stay offsets in the received stream. A
+  ``ProfileWatcher`` sees the terminal events the decoder dispatches and gives
+  the application stream its own outcome at the close.
 - DONE / FAILED: later bytes are only counted (``extra_bytes``).
 
 Only ``close()`` turns the state into a verdict, because whether a stream is
@@ -28,11 +33,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .body_framing import choose_framing
 from .errors import UsageError
-from .framing import ChunkedReader, ChunkTable
+from .framing import BodySink, ChunkedReader, ChunkTable
 from .head import Head, HeadReader
 from .report import (
     ChunkHeader,
@@ -44,11 +50,14 @@ from .report import (
     ProblemState,
     Report,
     SseEvent,
+    SseSummary,
     Verdict,
 )
 from .truncation import explain_truncation
 
 if TYPE_CHECKING:
+    from .codings import ContentDecoder
+    from .profiles import ProfileWatcher
     from .sse import SseDecoder
 
 __all__ = ["Analyzer", "analyze_bytes"]
@@ -87,6 +96,15 @@ class Analyzer:
     response head, ``max_line`` bytes of a chunk-size line, ``max_chunk_size``
     for a declared size, ``max_chunks_kept`` chunk records (later chunks are
     counted and checked but not listed; ``None`` keeps all).
+
+    The application axis: ``profile`` forces a provider profile (see
+    :mod:`chunkscope.core.profiles`; by default detected from the events and
+    ``request_path``), ``max_decoded_ratio`` bounds decoded bytes per received
+    byte of a content-coded body. ``preamble`` lists ``(offset, end, status
+    line)`` of heads before the response, e.g. a proxy's ``HTTP/1.1 200
+    Connection established`` in ``curl -x`` output (see
+    :func:`chunkscope.core.preamble.find_connect_preamble`): their bytes count
+    in the offsets but are not read as the response, and a note says so.
     """
 
     def __init__(
@@ -101,6 +119,10 @@ class Analyzer:
         max_chunk_size: int = 2**62,
         max_chunks_kept: int | None = 100_000,
         max_trailers: int = 65536,
+        profile: str | None = None,
+        request_path: str | None = None,
+        max_decoded_ratio: int = 512,
+        preamble: Sequence[tuple[int, int, str]] = (),
     ) -> None:
         if max_line < 16 or max_head < 64 or max_chunk_size < 1 or max_trailers < 2:
             raise UsageError("analyzer limits are too small to read any response")
@@ -113,6 +135,14 @@ class Analyzer:
         self.max_chunk_size = max_chunk_size
         self.max_chunks_kept = max_chunks_kept
         self.max_trailers = max_trailers
+        self.profile = profile
+        self.request_path = request_path
+        self.max_decoded_ratio = max_decoded_ratio
+        if profile is not None:
+            from .profiles import PROFILES
+
+            if profile not in PROFILES:
+                raise UsageError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
 
         self.received_bytes = 0
         self.body_bytes = 0  # for chunked bodies, see ``chunked.body_bytes``
@@ -121,9 +151,18 @@ class Analyzer:
         self.head: dict[str, object] | None = None
         self.chunked: ChunkedReader | None = None
         self.sse: SseDecoder | None = None
+        self.decoder: ContentDecoder | None = None
+        self._watcher: ProfileWatcher | None = None
+        self._coded_end = 0  # received offset just past the last piece given to the decoder
+        self._events_seen = 0
+        self._last_received_end: int | None = None
+        self._watched_received: dict[int, int] = {}  # event index -> received_end (bounded)
+        self._coded_queue: list[SseEvent] = []
+        self._body_sink: BodySink | None = None
+        self._preamble_left = preamble[-1][1] if preamble else 0
 
         self._phase = _Phase.HEAD
-        self._head_reader = HeadReader(0, max_head)
+        self._head_reader = HeadReader(self._preamble_left, max_head)
         self._final_head: Head | None = None
         self._interim: list[dict[str, int]] = []
         self._notes: list[Note] = []
@@ -145,6 +184,12 @@ class Analyzer:
         # The last bytes received, for showing where a stream stopped or broke.
         self._tail = b""
         self._context: dict[str, object] | None = None
+        for offset, end, line in preamble:
+            self._note(
+                offset,
+                f"{line!r} (bytes {offset}-{end}) is a proxy's answer to CONNECT, not the "
+                "response: skipped, the response starts after it",
+            )
 
     # -- live views -----------------------------------------------------------
 
@@ -197,8 +242,12 @@ class Analyzer:
                 events.append(chunked.last_chunk)
                 self._live_last_chunk = True
         if self.sse is not None:
-            events.extend(self.sse.pop_events())
-        events.sort(key=lambda e: e.offset)
+            if self.decoder is not None:
+                events.extend(self._coded_queue)
+                self._coded_queue = []
+            else:
+                events.extend(self.sse.pop_events())
+        events.sort(key=_received_position)
         return events
 
     # -- input ----------------------------------------------------------------
@@ -240,6 +289,9 @@ class Analyzer:
     def _consume(self, data: bytes, base: int, t: float) -> None:
         n = len(data)
         pos = 0
+        if self._preamble_left:
+            pos = min(n, self._preamble_left)
+            self._preamble_left -= pos
         while pos < n:
             phase = self._phase
             if phase is _Phase.BODY:
@@ -341,10 +393,31 @@ class Analyzer:
         if want_sse is None:
             want_sse = content_type.startswith("text/event-stream")
         if want_sse:
+            from .profiles import ProfileWatcher
             from .sse import SseDecoder  # only SSE bodies pay for the import
 
-            self.sse = SseDecoder(terminal_names=self.terminal_events, live_events=self.live_events)
+            watcher = ProfileWatcher(profile=self.profile, terminal_names=self.terminal_events)
+            self._watcher = watcher
+            self.sse = SseDecoder(
+                terminal_names=self.terminal_events,
+                live_events=self.live_events,
+                watch_names=watcher.watch_names,
+                on_watched=self._watched,
+            )
         sink = None if self.sse is None else self.sse.feed
+        codings = head.get_all("content-encoding")
+        if codings:
+            from .codings import ContentDecoder, parse_content_coding
+
+            applied = parse_content_coding(codings)
+            if applied:
+                self.decoder = ContentDecoder(
+                    applied,
+                    None if self.sse is None else self._decoded,
+                    max_ratio=self.max_decoded_ratio,
+                )
+                sink = self._coded
+        self._body_sink = sink
         if framing is Framing.CHUNKED:
             self.chunked = ChunkedReader(
                 max_line=self.max_line,
@@ -378,13 +451,80 @@ class Analyzer:
         take = n
         if self._content_length is not None:
             take = min(n, self._content_length - self.body_bytes)
-        if take and self.sse is not None:
-            self.sse.feed(data if take == n else data[:take], base, t)
+        if take and self._body_sink is not None:
+            self._body_sink(data if take == n else data[:take], base, t)
         self.body_bytes += take
         if self._content_length is not None and self.body_bytes == self._content_length:
             self._body_end = base + take
             self._phase = _Phase.DONE
         return take
+
+    # -- content coding and application events -------------------------------
+
+    def _coded(self, data: bytes, offset: int, t: float) -> None:
+        """Received body bytes of a content-coded body: to the content decoder."""
+        self._coded_end = offset + len(data)
+        assert self.decoder is not None
+        self.decoder.feed(data, offset, t)
+
+    def _decoded(self, data: bytes, offset: int, t: float) -> None:
+        """Decoded body bytes (offsets in the decoded stream): to the SSE decoder."""
+        sse = self.sse
+        assert sse is not None
+        sse.feed(data, offset, t)
+        count = sse.event_count
+        if count != self._events_seen:
+            self._events_seen = count
+            self._last_received_end = self._coded_end
+            if self.live_events:
+                end = self._coded_end
+                self._coded_queue.extend(replace(e, received_end=end) for e in sse.pop_events())
+
+    def _watched(self, event: SseEvent, data: bytes) -> None:
+        if self.decoder is not None:
+            if len(self._watched_received) < 64:
+                self._watched_received[event.index] = self._coded_end
+            event = replace(event, received_end=self._coded_end)
+        assert self._watcher is not None
+        self._watcher.observe(event, data)
+
+    def _application(self) -> SseSummary | None:
+        """The SSE summary with received positions and the profile's outcome filled in."""
+        if self.sse is None:
+            return None
+        summary = self.sse.summary()
+        if self.decoder is not None:
+            last, terminal = summary.last_event, summary.terminal_event
+            if last is not None:
+                last = replace(last, received_end=self._last_received_end)
+            if terminal is not None:
+                terminal = replace(
+                    terminal, received_end=self._watched_received.get(terminal.index)
+                )
+            summary = replace(summary, last_event=last, terminal_event=terminal)
+        watcher = self._watcher
+        assert watcher is not None
+        undecoded = None
+        decoder = self.decoder
+        if decoder is not None and decoder.problem is not None:
+            if decoder.problem.kind in ("undecodable", "bomb"):
+                undecoded = decoder.problem.message
+        outcome = watcher.outcome(summary, request_path=self.request_path, undecoded=undecoded)
+        summary = replace(
+            summary,
+            profile=outcome.profile,
+            outcome=outcome.outcome,
+            outcome_detail=outcome.to_dict(),
+        )
+        if (
+            not summary.terminal_seen
+            and outcome.event is not None
+            and outcome.outcome in ("completed", "failed", "incomplete")
+        ):
+            # The profile's own terminal event ended the stream (e.g. response.completed,
+            # which the default list does not hold): the legacy keys say so too.
+            summary = replace(summary, terminal_seen=True, terminal_event=outcome.event)
+        return summary
 
     # -- end of stream --------------------------------------------------------
 
@@ -432,9 +572,12 @@ class Analyzer:
                 content_length=self._content_length,
                 body_bytes=self.body_bytes,
             )
-        sse = None
-        if self.sse is not None:
-            sse = self.sse.summary()
+        content_coding = None
+        if self.decoder is not None:
+            end = self._body_end if self._body_end is not None else self.received_bytes
+            self.decoder.finish(end)
+            content_coding = self.decoder.to_dict()
+        sse = self._application()
         chunked = self.chunked
         chunks: Sequence[ChunkHeader] = () if chunked is None else ChunkTable(chunked)
         head = self.head
@@ -457,6 +600,7 @@ class Analyzer:
             notes=list(self._notes),
             timing=self._timing(),
             extra_bytes=self.extra_bytes,
+            content_coding=content_coding,
             context=self._context
             or {
                 "offset": self.received_bytes - len(self._tail),
@@ -476,6 +620,13 @@ class Analyzer:
             if self._gap_t is None
             else {"duration": self._gap, "t": self._gap_t, "offset": self._gap_offset},
         }
+
+
+def _received_position(event: ChunkHeader | SseEvent) -> int:
+    """Where an event sits in the received stream (SSE events of a coded body: their end)."""
+    if isinstance(event, SseEvent) and event.received_end is not None:
+        return event.received_end
+    return event.offset
 
 
 def analyze_bytes(

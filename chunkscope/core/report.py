@@ -203,6 +203,10 @@ class SseEvent:
     offset: int
     end: int
     t: float
+    # For a body with a content coding (gzip...), offset/end count in the decoded
+    # stream and this is the received offset just past the bytes whose decoding
+    # completed the event; None means the same stream (``end``).
+    received_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -214,6 +218,7 @@ class SseEvent:
             "offset": self.offset,
             "end": self.end,
             "t": self.t,
+            "received_end": self.end if self.received_end is None else self.received_end,
         }
 
 
@@ -236,6 +241,10 @@ class SseSummary:
     partial_event: dict[str, Any] | None
     terminal_names: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    # The application axis (core/profiles.py), filled in by the analyzer.
+    profile: str | None = None
+    outcome: str | None = None  # completed, failed, incomplete, cut, unknown
+    outcome_detail: dict[str, Any] | None = None
 
     @property
     def complete(self) -> bool:
@@ -255,6 +264,9 @@ class SseSummary:
             "complete": self.complete,
             "terminal_names": list(self.terminal_names),
             "notes": list(self.notes),
+            "profile": self.profile,
+            "outcome": self.outcome,
+            "outcome_detail": self.outcome_detail,
         }
 
 
@@ -286,10 +298,33 @@ class Report:
     request: dict[str, Any] | None = None
     # bytes around where the stream stopped or broke: {"offset", "data" (latin-1)}
     context: dict[str, Any] | None = None
+    # {coding, decoded_as, compressed_bytes, decoded_bytes, problem} when the body
+    # had a Content-Encoding (core/codings.py)
+    content_coding: dict[str, Any] | None = None
+
+    @property
+    def transport_exit_code(self) -> int:
+        """The exit code from the HTTP framing alone (``--transport-only``)."""
+        return 0 if self.verdict is Verdict.COMPLETE else 1
+
+    @property
+    def application_problem(self) -> str | None:
+        """Why the application stream is not whole although the framing may be: the SSE
+        outcome (``cut``, ``failed``, ``incomplete``) or the content coding's problem."""
+        if self.sse is not None and self.sse.outcome in ("cut", "failed", "incomplete"):
+            return f"sse.outcome {self.sse.outcome}"
+        problem = (self.content_coding or {}).get("problem")
+        if problem and problem.get("kind") in ("cut", "corrupt", "bomb"):
+            return f"content coding {problem['kind']}"
+        return None
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.verdict is Verdict.COMPLETE else 1
+        """0 complete; 1 when the framing is not, or the application stream is not (see
+        :attr:`application_problem`)."""
+        if self.verdict is not Verdict.COMPLETE:
+            return 1
+        return 0 if self.application_problem is None else 1
 
     @property
     def application_complete(self) -> bool | None:
@@ -317,6 +352,7 @@ class Report:
             "connection": self.connection,
             "request": self.request,
             "context": self.context,
+            "content_coding": self.content_coding,
         }
 
     def to_json(self, indent: int | None = 2) -> str:

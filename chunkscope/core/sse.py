@@ -50,7 +50,7 @@ visible even when the HTTP framing looked complete.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -115,7 +115,10 @@ class SseDecoder:
     ``max_event_bytes`` bounds the memory of one line and of one event's data
     buffer; beyond it bytes are counted but dropped, and a note says so.
     ``preview_chars`` bounds the data shown per event. With ``live_events``,
-    each dispatched event is also queued for :meth:`pop_events`.
+    each dispatched event is also queued for :meth:`pop_events`. Each event
+    named in ``watch_names``, and each with data ``[DONE]``, is handed to
+    ``on_watched(event, data)`` as it is dispatched, with its whole data bytes
+    (at most ``max_event_bytes``): how provider profiles see terminal events.
 
     Example::
 
@@ -133,6 +136,8 @@ class SseDecoder:
         max_event_bytes: int = 1 << 20,
         preview_chars: int = 200,
         live_events: bool = False,
+        watch_names: Iterable[str] = (),
+        on_watched: Callable[[SseEvent, bytes], None] | None = None,
     ) -> None:
         if isinstance(terminal_names, str):
             raise UsageError(f"terminal_names must be an iterable of names, not {terminal_names!r}")
@@ -148,6 +153,10 @@ class SseDecoder:
         self._preview = preview_chars
         self._live = live_events
         self._queue: list[SseEvent] = []
+        # Provider profiles (core/profiles.py) watch a few event names: each such
+        # event, and every data [DONE], goes to on_watched with its whole data.
+        self._watch = frozenset(n.encode("utf-8") for n in watch_names)
+        self._on_watched = on_watched
 
         self._fed = 0  # body bytes fed so far (gaps not counted)
         self._at_start = True  # a BOM may still be coming
@@ -536,6 +545,8 @@ class SseDecoder:
             self._after_terminal += 1
         elif raw == _DONE or name in self._terminal_bytes:
             self._terminal = self._event(*self._last)
+        if self._on_watched is not None and (raw == _DONE or name in self._watch):
+            self._on_watched(self._event(*self._last), raw)
         if self._live:
             self._queue.append(self._event(*self._last))
         return True
