@@ -8,9 +8,10 @@ from typing import Any
 
 from ..core.analyzer import Analyzer
 from ..core.errors import CaptureFileError
+from ..core.preamble import find_connect_preamble
 from ..core.report import CloseKind, Report
 from ..formats.analysis import analyze_capture
-from .main import add_report_options
+from .main import add_report_options, report_exit_code
 from .render import render_text
 
 __all__ = ["add_parser", "run"]
@@ -62,16 +63,28 @@ def add_parser(subparsers: Any) -> None:
 
 
 def analyze_raw_file(path: str, args: argparse.Namespace) -> Report:
-    analyzer = Analyzer(
-        request_method=args.method,
-        terminal_events=args.terminal_event,
-        max_chunks_kept=args.max_chunks_kept,
-        max_chunk_size=args.max_chunk_size,
-    )
     stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     with stream:
-        while data := stream.read(_READ_SIZE):
+        data = stream.read(_READ_SIZE)
+        # curl -i -x PROXY prints the proxy's answer to CONNECT before the response
+        preamble = find_connect_preamble(data)
+        if preamble:
+            print(
+                f"chunkscope: note: skipped {len(preamble)} proxy CONNECT answer(s) "
+                f"({preamble[0][2]!r}) before the response at byte {preamble[-1][1]}",
+                file=sys.stderr,
+            )
+        analyzer = Analyzer(
+            request_method=args.method,
+            terminal_events=args.terminal_event,
+            max_chunks_kept=args.max_chunks_kept,
+            max_chunk_size=args.max_chunk_size,
+            profile=args.profile,
+            preamble=preamble,
+        )
+        while data:
             analyzer.feed(data, 0.0)
+            data = stream.read(_READ_SIZE)
     return analyzer.close(args.close, None, None)
 
 
@@ -103,10 +116,11 @@ def run(args: argparse.Namespace) -> int:
             terminal_events=args.terminal_event,
             max_chunks_kept=args.max_chunks_kept,
             max_chunk_size=args.max_chunk_size,
+            profile=args.profile,
         )
     if args.json:
         sys.stdout.write(report.to_json() + "\n")
     else:
         sys.stdout.write(render_text(report, chunks=args.chunks))
     sys.stdout.flush()
-    return report.exit_code
+    return report_exit_code(report, args)

@@ -12,7 +12,7 @@ import trio
 from ..core.errors import UsageError
 from ..core.report import ChunkHeader
 from ..net.client import CaptureOptions, run_capture
-from .main import add_report_options
+from .main import add_report_options, report_exit_code
 from .render import render_text
 
 __all__ = ["add_parser", "run"]
@@ -179,6 +179,7 @@ def build_options(args: argparse.Namespace) -> dict[str, Any]:
         "output": args.output,
         "redact": not args.no_redact,
         "terminal_events": args.terminal_event,
+        "profile": args.profile,
         "cross_check": args.cross_check,
         "live_events": args.events,
     }
@@ -273,4 +274,4 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         print(f"chunkscope: capture saved to {args.output}", file=sys.stderr)
     sys.stdout.flush()
-    return int(report.exit_code)
+    return report_exit_code(report, args)

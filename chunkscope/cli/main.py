@@ -6,7 +6,8 @@ the command being run is imported, so ``chunkscope analyze`` never pays for
 importing trio.
 
 Exit codes (every command): 0 complete, 1 truncated / malformed / no
-response, 2 usage error or unreadable input, 3 could not connect (DNS,
+response, or an SSE stream whose outcome is cut / failed / incomplete (unless
+--transport-only), 2 usage error or unreadable input, 3 could not connect (DNS,
 connect, TLS, proxy), 4 internal error (a bug: please report it).
 """
 
@@ -17,6 +18,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ..core.errors import CaptureFileError, ChunkscopeError, TransportError, UsageError
 from .process import tune_for_streams
@@ -29,6 +31,7 @@ __all__ = [
     "EXIT_USAGE",
     "add_report_options",
     "main",
+    "report_exit_code",
 ]
 
 EXIT_COMPLETE = 0
@@ -66,6 +69,29 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="list up to N chunk records in the text report",
     )
+    from ..core.profiles import PROFILES
+
+    parser.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        default=None,
+        help="provider profile whose terminal events judge the SSE stream (default: detected "
+        "from the events and the request path)",
+    )
+    parser.add_argument(
+        "--transport-only",
+        action="store_true",
+        help="exit codes from the HTTP framing alone: a framing-complete response exits 0 even "
+        "when the application stream was cut, failed or incomplete",
+    )
+
+
+def report_exit_code(report: Any, args: argparse.Namespace) -> int:
+    """The exit code for ``report``: framing and application stream, or with
+    ``--transport-only`` the framing alone."""
+    if getattr(args, "transport_only", False):
+        return int(report.transport_exit_code)
+    return int(report.exit_code)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,7 +108,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             "Byte-exact HTTP/1.1 stream analyzer: where a chunked or SSE response stopped, "
             "how the connection ended, and whether the application stream was complete."
         ),
-        epilog="exit codes: 0 complete, 1 truncated/malformed/no response, 2 usage or unreadable "
+        epilog="exit codes: 0 complete, 1 truncated/malformed/no response or an SSE stream cut, "
+        "failed or incomplete (see --transport-only), 2 usage or unreadable "
         "input, 3 connect/DNS/TLS/proxy failure, 4 internal error",
     )
     parser.add_argument("--version", action="version", version=f"chunkscope {__version__}")

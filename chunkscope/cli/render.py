@@ -96,6 +96,32 @@ def _headline(report: Report) -> str:
     return f"MALFORMED: {p.message.split(' at byte ')[0].split(': ', 1)[-1]}"
 
 
+def _axes(report: Report) -> str | None:
+    """Both axes of the verdict on one line: the HTTP framing, and the application stream."""
+    s, coding = report.sse, report.content_coding
+    if s is None and coding is None:
+        return None
+    v, p = report.verdict, report.problem
+    transport = v.value
+    if p is not None and v is Verdict.TRUNCATED:
+        transport += (
+            f" (missing b'{escape_bytes(p.missing)}')" if p.missing else f" ({p.state.value})"
+        )
+    elif p is not None:
+        transport += f" ({p.state.value} at byte {p.offset})"
+    elif report.framing is Framing.CLOSE_DELIMITED:
+        transport += " (close-delimited: cannot show truncation)"
+    coding_problem = (coding or {}).get("problem")
+    if s is not None and s.outcome is not None:
+        detail = s.outcome_detail or {}
+        app = f"{s.outcome} ({s.profile}, {detail.get('summary', '')})"
+    elif coding_problem:
+        app = f"{coding['coding']} body: {coding_problem['message']}" if coding else ""
+    else:
+        app = f"{coding['coding']} body decoded whole" if coding else "?"
+    return f"  TRANSPORT: {transport} · APPLICATION: {app}"
+
+
 def _summary(report: Report) -> str:
     parts = []
     head = report.head or {}
@@ -205,6 +231,7 @@ def _sse(report: Report) -> list[str]:
     if s is None:
         return []
     lines = ["", "Application stream (text/event-stream)"]
+    lines.extend(_outcome(report))
     names = ", ".join(f"{n} x{c}" for n, c in list(s.names.items())[:12])
     if len(s.names) > 12:
         names += ", ..."
@@ -231,6 +258,60 @@ def _sse(report: Report) -> list[str]:
         )
     for note in s.notes:
         lines.append(f"  note: {note}")
+    if report.framing is Framing.CLOSE_DELIMITED:
+        lines.append(
+            "  close-delimited body (no Content-Length, no chunked): its end cannot be told from a "
+            "cut at the HTTP level, so only the application stream can show truncation. HTTP "
+            "clients (httpx, requests, aiohttp, curl) end such a body without an error, browsers' "
+            "EventSource reconnects; only a client that checks the terminal event notices a cut."
+        )
+    return lines
+
+
+def _coding(report: Report) -> list[str]:
+    """The content coding line(s): sizes, and why the decoded body is not whole."""
+    c = report.content_coding
+    if not c:
+        return []
+    ratio = ""
+    if c.get("compressed_bytes"):
+        ratio = f" ({c['decoded_bytes'] / c['compressed_bytes']:.1f}x)"
+    lines = [
+        f"  content coding {c.get('decoded_as') or c['coding']}: {c['compressed_bytes']} body bytes "
+        f"received, {c['decoded_bytes']} decoded{ratio}"
+        + ("; event offsets count in the decoded stream" if report.sse is not None else "")
+    ]
+    problem = c.get("problem")
+    if problem:
+        lines.append(
+            f"  CODING {problem['kind'].upper()} at byte {problem['offset']}: {problem['message']}"
+        )
+    return lines
+
+
+def _outcome(report: Report) -> list[str]:
+    """The application axis: the profile, the outcome and what the provider said."""
+    s = report.sse
+    lines = _coding(report)
+    if s is None or s.outcome is None:
+        return lines
+    detail = s.outcome_detail or {}
+    source = detail.get("detected_from")
+    lines.append(
+        f"  outcome {s.outcome.upper()} under profile {s.profile}"
+        + (f" (from {source})" if source and source != "default" else "")
+        + f": {detail.get('summary', '')}"
+    )
+    if detail.get("reason"):
+        lines.append(f"  reason: {detail['reason']}")
+    if s.outcome == "cut" and not detail.get("terminal_events") and detail.get("expected"):
+        lines.append(f"  terminal events of {s.profile}: {', '.join(detail['expected'])}")
+    event = detail.get("event")
+    if s.outcome in ("failed", "incomplete") and isinstance(event, dict):
+        lines.append(
+            f"  {event.get('name')!r} at offsets {event.get('offset')}-{event.get('end')}: "
+            f"data={str(event.get('data'))[:200]!r}"
+        )
     return lines
 
 
@@ -452,12 +533,19 @@ def _clients(report: Report) -> list[str]:
 
 def render_text(report: Report, *, chunks: int = 0) -> str:
     """The human report for ``report``; ``chunks`` > 0 also lists up to that many chunk records."""
-    lines = [f"chunkscope: {_headline(report)}", f"  {_summary(report)}"]
+    lines = [f"chunkscope: {_headline(report)}"]
+    axes = _axes(report)
+    if axes is not None:
+        lines.append(axes)
+    lines.append(f"  {_summary(report)}")
     if report.problem is not None:
         lines.extend(_where(report, report.problem))
     lines.extend(_chunks(report, chunks))
     lines.extend(_close(report))
-    lines.extend(_sse(report))
+    lines.extend(
+        _sse(report)
+        or (["", "Body content coding", *_coding(report)] if report.content_coding else [])
+    )
     lines.extend(_meaning(report))
     lines.extend(_timing(report))
     lines.extend(_connection(report))

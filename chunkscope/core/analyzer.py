@@ -506,9 +506,9 @@ class Analyzer:
         assert watcher is not None
         undecoded = None
         decoder = self.decoder
-        if decoder is not None and decoder.problem is not None:
-            if decoder.problem.kind in ("undecodable", "bomb"):
-                undecoded = decoder.problem.message
+        problem = None if decoder is None else decoder.problem
+        if problem is not None and problem.kind in ("undecodable", "bomb"):
+            undecoded = problem.message
         outcome = watcher.outcome(summary, request_path=self.request_path, undecoded=undecoded)
         summary = replace(
             summary,

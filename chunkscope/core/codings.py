@@ -32,6 +32,7 @@ the body could not be decoded rather than guessing.
 
 from __future__ import annotations
 
+import importlib
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -259,8 +260,10 @@ class _Deflate(_Stage):
                 else f"inside its header's optional fields ({have} bytes of header arrived)"
             )
             return f"{name} stream ended before its trailer: {where}"
-        trailer = "8-byte trailer (CRC-32, length)" if self.container == "gzip" else (
-            "4-byte trailer (Adler-32)"
+        trailer = (
+            "8-byte trailer (CRC-32, length)"
+            if self.container == "gzip"
+            else ("4-byte trailer (Adler-32)")
         )
         if state == "data":
             member = f"member {self._members + 1}, " if self.container == "gzip" else ""
@@ -281,7 +284,7 @@ class _Deflate(_Stage):
 
 def _gzip_header_length(buf: bytes | bytearray, name: str) -> int | None:
     """RFC 1952 §2.3: ID1 ID2 CM FLG MTIME(4) XFL OS, then FEXTRA, FNAME, FCOMMENT, FHCRC."""
-    if len(buf) >= 2 and buf[:2] != _GZIP_MAGIC or len(buf) == 1 and buf[0] != _GZIP_MAGIC[0]:
+    if not _GZIP_MAGIC.startswith(bytes(buf[:2])):
         raise _Broken(f"{name}: not a gzip stream (first bytes {bytes(buf[:2])!r})")
     if len(buf) < 10:
         return None
@@ -385,14 +388,14 @@ def _stage(coding: str, max_piece: int) -> _Stage | str:
     if coding == "deflate":
         return _Deflate("deflate", coding, max_piece)
     if coding == "br":
-        try:
-            import brotli
+        try:  # optional: the extra "codings"
+            brotli = importlib.import_module("brotli")
         except ImportError:
             return "content coding 'br' needs the optional package brotli (pip install 'chunkscope[codings]')"
         return _Brotli(brotli, max_piece)
     if coding == "zstd":
-        try:
-            import zstandard
+        try:  # optional: the extra "codings"
+            zstandard = importlib.import_module("zstandard")
         except ImportError:
             return "content coding 'zstd' needs the optional package zstandard (pip install 'chunkscope[codings]')"
         return _Zstd(zstandard)

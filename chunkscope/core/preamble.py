@@ -37,7 +37,8 @@ def find_connect_preamble(data: bytes) -> list[tuple[int, int, str]]:
             break
         head = data[pos:end].lower()
         if b"\ntransfer-encoding:" in head or (
-            b"\ncontent-length:" in head and not re.search(rb"\ncontent-length:[ \t]*0+[ \t]*\r?\n", head)
+            b"\ncontent-length:" in head
+            and not re.search(rb"\ncontent-length:[ \t]*0+[ \t]*\r?\n", head)
         ):
             break
         line = status.group().rstrip(b"\r\n").decode("latin-1")

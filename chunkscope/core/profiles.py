@@ -189,7 +189,9 @@ def _reason(name: str, data: Any) -> str | None:
     for value in candidates:
         if value:
             if isinstance(value, dict):
-                value = {k: v for k, v in value.items() if k in ("type", "code", "message", "param")}
+                value = {
+                    k: v for k, v in value.items() if k in ("type", "code", "message", "param")
+                }
             return _text(value)
     return None
 
@@ -197,8 +199,15 @@ def _reason(name: str, data: Any) -> str | None:
 @dataclass(frozen=True, slots=True)
 class _Seen:
     event: SseEvent
-    key: str  # the event name, or [DONE]
+    name: str
+    done: bool  # its data is [DONE]
     reason: str | None
+
+    def key(self, profile: Mapping[str, str], closing: tuple[str, ...]) -> str:
+        """What this event is to a profile: its name if the profile knows it, else [DONE]."""
+        if self.name in profile or self.name in closing or not self.done:
+            return self.name
+        return DONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +279,7 @@ class ProfileWatcher:
 
     def observe(self, event: SseEvent, data: bytes) -> None:
         """One watched event as the decoder dispatched it, with its whole data."""
-        key = DONE if data == b"[DONE]" else event.name
+        key = event.name
         parsed: Any = None
         if data[:1] in (b"{", b" ", b"\t", b"\n"):
             try:
@@ -284,7 +293,7 @@ class ProfileWatcher:
             return
         self._seen_count += 1
         if len(self._seen) < _MAX_WATCHED:
-            self._seen.append(_Seen(event, key, reason))
+            self._seen.append(_Seen(event, key, data == b"[DONE]", reason))
 
     def detect(self, summary: SseSummary, request_path: str | None) -> tuple[str, str]:
         """The profile and what it was detected from."""
@@ -300,13 +309,13 @@ class ProfileWatcher:
         by_path = profile_from_path(request_path)
         if by_path is not None:
             return by_path, "request path"
-        if any(s.key == DONE for s in self._seen):
+        if any(s.done for s in self._seen):
             return "openai-chat", "events"
         last = summary.last_event
         if last is not None and last.name == "message" and '"chat.completion.chunk"' in last.data:
             return "openai-chat", "events"
         if "error" in names and any(
-            s.key == "error" and s.event.data.lstrip().startswith('{"type":"error"')
+            s.name == "error" and s.event.data.lstrip().startswith('{"type":"error"')
             for s in self._seen
         ):
             return "anthropic-messages", "events"
@@ -330,11 +339,13 @@ class ProfileWatcher:
         for extra in self.extra:
             terminal.setdefault(extra, COMPLETED)
         expected = tuple(_display(k) for k in (*terminal, *profile.closing))
-        ended = [s for s in self._seen if s.key in terminal or s.key in profile.closing]
-        keys = tuple(_display(s.key) for s in ended)
-        decisive = next((s for s in ended if s.key in terminal), None)
+        closing = profile.closing
+        seen = [(s.key(terminal, closing), s) for s in self._seen]
+        ended = [(k, s) for k, s in seen if k in terminal or k in closing]
+        keys = tuple(_display(k) for k, _ in ended)
+        decisive_key, decisive = next(((k, s) for k, s in ended if k in terminal), (None, None))
         if decisive is None and ended:
-            decisive = ended[0]  # a closing event (done) with no terminal event before it
+            decisive_key, decisive = ended[0]  # a closing event (done), no terminal event before it
         partial = summary.partial_event
 
         def result(outcome: str, text: str, seen: _Seen | None = None) -> Outcome:
@@ -352,17 +363,17 @@ class ProfileWatcher:
                 expected,
             )
 
-        if decisive is not None:
-            meaning = terminal.get(decisive.key, COMPLETED)
+        if decisive is not None and decisive_key is not None:
+            meaning = terminal.get(decisive_key, COMPLETED)
             text = " then ".join(keys[:4]) + (" then …" if len(keys) > 4 else "")
-            if decisive.key in profile.closing and decisive.key not in terminal:
+            if decisive_key in closing and decisive_key not in terminal:
                 text += " (no run status event before it)"
-            elif profile.closing and not any(s.key in profile.closing for s in ended):
-                text += f", no {' or '.join(profile.closing)} event after it"
+            elif closing and not any(k in closing for k, _ in ended):
+                text += f", no {' or '.join(closing)} event after it"
             if partial is not None and int(partial.get("offset", 0)) >= decisive.event.end:
                 return result(
                     CUT,
-                    f"{text}, then cut inside an event at decoded byte {partial.get('offset')}",
+                    f"{text}, then cut inside an event at offset {partial.get('offset')}",
                     decisive,
                 )
             return result(meaning, text, decisive)
@@ -375,7 +386,7 @@ class ProfileWatcher:
         if undecoded is not None:
             return result(UNKNOWN, f"the body could not be decoded: {undecoded}")
         if partial is not None:
-            return result(CUT, f"cut inside an event at decoded byte {partial.get('offset')}")
+            return result(CUT, f"cut inside an event at offset {partial.get('offset')}")
         if name == "generic" and not self.extra:
             return result(UNKNOWN, "generic stream: no terminal event expected")
-        return result(CUT, "no terminal event (looked for " + ", ".join(expected) + ")")
+        return result(CUT, "no terminal event")

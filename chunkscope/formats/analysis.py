@@ -15,12 +15,14 @@ def analyze_capture(
     path: str,
     *,
     terminal_events: Iterable[str] = (),
+    profile: str | None = None,
     **limits: int | None,
 ) -> Report:
     """Analyze a capture file (format v1) record by record, in constant memory.
 
     The request method recorded in the capture decides whether a body is
-    expected (HEAD). A capture with no end record (the capturing process died)
+    expected (HEAD); its path helps detect the provider profile (``profile``
+    forces one). A capture with no end record (the capturing process died)
     closes as ``unknown`` at the time of its last read.
 
     Raises :class:`~chunkscope.CaptureFileError` for a file that is not a
@@ -36,9 +38,17 @@ def analyze_capture(
         method = meta.get("method")
         if not isinstance(method, str):
             method = sent_head.split(b" ", 1)[0].decode("latin-1") if sent_head else "GET"
+        target = meta.get("target")
+        path = None
+        if isinstance(target, str) and "://" in target:
+            path = "/" + target.split("://", 1)[1].partition("/")[2]
+        elif sent_head.count(b" ") >= 2:  # the request line: METHOD path HTTP/1.1
+            path = sent_head.split(b" ", 2)[1].decode("latin-1")
         return Analyzer(
             request_method=method or "GET",
             terminal_events=terminal_events,
+            profile=profile,
+            request_path=path,
             **limits,  # type: ignore[arg-type]
         )
 

@@ -80,6 +80,7 @@ class CaptureOptions:
     output: str | None = None
     redact: bool = True
     terminal_events: Iterable[str] = ()
+    profile: str | None = None  # provider profile (core/profiles.py); None: detected
     cross_check: bool = False
     live_events: bool = False
     ssl_context: ssl.SSLContext | None = None
@@ -399,6 +400,8 @@ async def _run(
         request_method=options.method,
         terminal_events=options.terminal_events,
         live_events=options.live_events,
+        profile=options.profile,
+        request_path=target.request_target,
     )
     check = H11CrossCheck(options.method, full=options.cross_check)
     start = trio.current_time()
