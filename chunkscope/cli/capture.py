@@ -179,7 +179,7 @@ def build_options(args: argparse.Namespace) -> dict[str, Any]:
         "output": args.output,
         "redact": not args.no_redact,
         "terminal_events": args.terminal_event,
-        "profile": args.profile,
+        "profile": getattr(args, "profile", None),
         "cross_check": args.cross_check,
         "live_events": args.events,
     }
