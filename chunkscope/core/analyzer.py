@@ -402,6 +402,7 @@ class Analyzer:
                 terminal_names=self.terminal_events,
                 live_events=self.live_events,
                 watch_names=watcher.watch_names,
+                watch_data=watcher.watch_data,
                 on_watched=self._watched,
             )
         sink = None if self.sse is None else self.sse.feed
@@ -507,8 +508,10 @@ class Analyzer:
         undecoded = None
         decoder = self.decoder
         problem = None if decoder is None else decoder.problem
-        if problem is not None and problem.kind in ("undecodable", "bomb"):
+        if problem is not None and problem.kind == "undecodable":
             undecoded = problem.message
+        elif problem is not None and problem.kind == "bomb":
+            undecoded = "decoding stopped at the decompression bound, the rest was not read"
         outcome = watcher.outcome(summary, request_path=self.request_path, undecoded=undecoded)
         summary = replace(
             summary,
@@ -636,13 +639,25 @@ def analyze_bytes(
     close: CloseKind | str = CloseKind.UNKNOWN,
     terminal_events: Iterable[str] = (),
     read_size: int = 1 << 20,
+    profile: str | None = None,
+    request_path: str | None = None,
     **limits: int | None,
 ) -> Report:
     """Analyze a complete byte string of server bytes (e.g. ``curl --raw -i`` output).
 
     No timestamps are known, so every read gets ``t=0.0`` and the close ``t=None``.
+    Leading proxy answers to CONNECT (``curl -x`` output) are skipped with a note.
     """
-    analyzer = Analyzer(request_method=request_method, terminal_events=terminal_events, **limits)  # type: ignore[arg-type]
+    from .preamble import find_connect_preamble
+
+    analyzer = Analyzer(
+        request_method=request_method,
+        terminal_events=terminal_events,
+        profile=profile,
+        request_path=request_path,
+        preamble=find_connect_preamble(data[:65536]),
+        **limits,  # type: ignore[arg-type]
+    )
     view = memoryview(data)
     for start in range(0, len(data), read_size):
         analyzer.feed(bytes(view[start : start + read_size]), 0.0)

@@ -469,8 +469,10 @@ class ContentDecoder:
         if self._stopped:
             return
         sink = self.sink
+        stages = self._stages
         try:
-            for piece in self._run(0, data):
+            pieces = stages[0].decode(data) if len(stages) == 1 else self._run(0, data)
+            for piece in pieces:
                 start = self.decoded_bytes
                 self.decoded_bytes = start + len(piece)
                 if sink is not None:

@@ -7,7 +7,7 @@ terminal event says whether the *stream* was finished, and providers end
 streams differently (their API references, 2026):
 
     profile              terminal events (meaning)
-    openai-chat          data [DONE] (completed); data {"error": ...} as the last event (failed)
+    openai-chat          data [DONE] (completed); data {"error": ...} (failed)
     openai-responses     response.completed (completed), response.incomplete (incomplete),
                          response.failed, error (failed)
     openai-assistants    thread.run.completed, thread.run.requires_action (completed),
@@ -59,6 +59,7 @@ UNKNOWN = "unknown"
 OUTCOMES = (COMPLETED, FAILED, INCOMPLETE, CUT, UNKNOWN)
 
 DONE = "[DONE]"  # the key of an event whose data is [DONE], whatever its name
+ERROR_DATA = 'data {"error": ...}'  # the key of an unnamed event whose data is an error object
 _MAX_WATCHED = 16
 _MAX_TEXT = 300
 
@@ -82,7 +83,7 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "openai-chat",
             "OpenAI Chat Completions (and compatible APIs)",
-            {DONE: COMPLETED},
+            {DONE: COMPLETED, ERROR_DATA: FAILED},
             paths=(r"/chat/completions$", r"/completions$"),
         ),
         Profile(
@@ -135,10 +136,9 @@ _ANTHROPIC_NAMES = frozenset(
         "message_stop",
     }
 )
+_ANTHROPIC_ERROR = re.compile(r'\s*\{\s*"type"\s*:\s*"error"\s*,\s*"error"\s*:\s*\{')
 # Events watched for what their data says, not because they end a stream.
 _INFO_NAMES = ("message_delta",)
-_CHAT_ERROR = re.compile(r'^\s*\{\s*"error"\s*:')
-_MESSAGE = re.compile(r'"message"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 def profile_from_path(path: str | None) -> str | None:
@@ -201,13 +201,17 @@ class _Seen:
     event: SseEvent
     name: str
     done: bool  # its data is [DONE]
+    error_data: bool  # its data is an object whose first key is "error"
     reason: str | None
 
     def key(self, profile: Mapping[str, str], closing: tuple[str, ...]) -> str:
-        """What this event is to a profile: its name if the profile knows it, else [DONE]."""
-        if self.name in profile or self.name in closing or not self.done:
+        """What this event is to a profile: its name if the profile knows it, else what its
+        data is ([DONE], an error object)."""
+        if self.name in profile or self.name in closing:
             return self.name
-        return DONE
+        if self.done:
+            return DONE
+        return ERROR_DATA if self.error_data else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +277,8 @@ class ProfileWatcher:
         names.update(_INFO_NAMES)
         names.update(self.extra)
         self.watch_names = tuple(sorted(names))
+        #: data prefixes watched whatever the event's name (OpenAI-style error objects)
+        self.watch_data = (b'{"error"',)
         self._seen: list[_Seen] = []
         self._stop_reason: str | None = None
         self._seen_count = 0
@@ -280,20 +286,21 @@ class ProfileWatcher:
     def observe(self, event: SseEvent, data: bytes) -> None:
         """One watched event as the decoder dispatched it, with its whole data."""
         key = event.name
+        error_data = data.startswith(b'{"error"')
         parsed: Any = None
         if data[:1] in (b"{", b" ", b"\t", b"\n"):
             try:
                 parsed = json.loads(data)
             except ValueError:
                 parsed = None
-        reason = _reason(key, parsed)
+        reason = _reason("error" if error_data else key, parsed)
         if key in _INFO_NAMES:
             if reason:
                 self._stop_reason = reason
             return
         self._seen_count += 1
         if len(self._seen) < _MAX_WATCHED:
-            self._seen.append(_Seen(event, key, data == b"[DONE]", reason))
+            self._seen.append(_Seen(event, key, data == b"[DONE]", error_data, reason))
 
     def detect(self, summary: SseSummary, request_path: str | None) -> tuple[str, str]:
         """The profile and what it was detected from."""
@@ -306,19 +313,18 @@ class ProfileWatcher:
             return "openai-responses", "events"
         if _ANTHROPIC_NAMES.intersection(names):
             return "anthropic-messages", "events"
-        by_path = profile_from_path(request_path)
-        if by_path is not None:
-            return by_path, "request path"
         if any(s.done for s in self._seen):
             return "openai-chat", "events"
         last = summary.last_event
         if last is not None and last.name == "message" and '"chat.completion.chunk"' in last.data:
             return "openai-chat", "events"
-        if "error" in names and any(
-            s.name == "error" and s.event.data.lstrip().startswith('{"type":"error"')
-            for s in self._seen
-        ):
-            return "anthropic-messages", "events"
+        by_path = profile_from_path(request_path)
+        if by_path is not None:
+            return by_path, "request path"
+        # An error event alone: Anthropic nests the error object, OpenAI Responses does not
+        for s in self._seen:
+            if s.name == "error" and _ANTHROPIC_ERROR.match(s.event.data):
+                return "anthropic-messages", "events"
         return "generic", "default"
 
     def outcome(
@@ -377,14 +383,8 @@ class ProfileWatcher:
                     decisive,
                 )
             return result(meaning, text, decisive)
-        last = summary.last_event
-        if name == "openai-chat" and last is not None and _CHAT_ERROR.match(last.data):
-            found = _MESSAGE.search(last.data)
-            reason = _text(found.group(1)) if found else _text(last.data)
-            return Outcome(name, source, FAILED, "an error object as the last event", reason, last,
-                           keys, expected)  # fmt: skip
         if undecoded is not None:
-            return result(UNKNOWN, f"the body could not be decoded: {undecoded}")
+            return result(UNKNOWN, undecoded)
         if partial is not None:
             return result(CUT, f"cut inside an event at offset {partial.get('offset')}")
         if name == "generic" and not self.extra:

@@ -116,9 +116,10 @@ class SseDecoder:
     buffer; beyond it bytes are counted but dropped, and a note says so.
     ``preview_chars`` bounds the data shown per event. With ``live_events``,
     each dispatched event is also queued for :meth:`pop_events`. Each event
-    named in ``watch_names``, and each with data ``[DONE]``, is handed to
-    ``on_watched(event, data)`` as it is dispatched, with its whole data bytes
-    (at most ``max_event_bytes``): how provider profiles see terminal events.
+    named in ``watch_names``, and each whose data starts with ``[DONE]`` or a
+    ``watch_data`` prefix, is handed to ``on_watched(event, data)`` as it is
+    dispatched, with its whole data bytes (at most ``max_event_bytes``): how
+    provider profiles see terminal events.
 
     Example::
 
@@ -137,6 +138,7 @@ class SseDecoder:
         preview_chars: int = 200,
         live_events: bool = False,
         watch_names: Iterable[str] = (),
+        watch_data: tuple[bytes, ...] = (),
         on_watched: Callable[[SseEvent, bytes], None] | None = None,
     ) -> None:
         if isinstance(terminal_names, str):
@@ -153,9 +155,10 @@ class SseDecoder:
         self._preview = preview_chars
         self._live = live_events
         self._queue: list[SseEvent] = []
-        # Provider profiles (core/profiles.py) watch a few event names: each such
-        # event, and every data [DONE], goes to on_watched with its whole data.
+        # Provider profiles (core/profiles.py) watch a few event names and data
+        # prefixes: each such event goes to on_watched with its whole data.
         self._watch = frozenset(n.encode("utf-8") for n in watch_names)
+        self._watch_data = (_DONE, *watch_data)
         self._on_watched = on_watched
 
         self._fed = 0  # body bytes fed so far (gaps not counted)
@@ -545,7 +548,9 @@ class SseDecoder:
             self._after_terminal += 1
         elif raw == _DONE or name in self._terminal_bytes:
             self._terminal = self._event(*self._last)
-        if self._on_watched is not None and (raw == _DONE or name in self._watch):
+        if self._on_watched is not None and (
+            name in self._watch or raw.startswith(self._watch_data)
+        ):
             self._on_watched(self._event(*self._last), raw)
         if self._live:
             self._queue.append(self._event(*self._last))

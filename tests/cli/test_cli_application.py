@@ -212,3 +212,22 @@ def test_real_curl_through_squid_proxytunnel(tmp_path: Path) -> None:
     assert d["head"]["offset"] == data.index(b"HTTP/1.1 200 OK")
     assert d["sse"]["outcome"] == "completed"
     assert "CONNECT" in result.stderr
+
+
+def test_a_gzip_bomb_is_a_finding_and_exits_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bomb = gzip.compress(b"data: " + b"\0" * (16 << 20) + b"\n\n", compresslevel=9)
+    raw = tmp_path / "bomb.raw"
+    raw.write_bytes(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb
+    )
+    assert main(["analyze", "--raw", str(raw), "--json"]) == 1
+    d = json.loads(capsys.readouterr().out)
+    assert d["verdict"] == "complete"
+    assert d["content_coding"]["problem"]["kind"] == "bomb"
+    assert d["content_coding"]["decoded_bytes"] < 16 << 20  # it stopped early
+    assert d["sse"]["outcome"] == "unknown"
+    assert main(["analyze", "--raw", str(raw), "--transport-only"]) == 0
+    assert "CODING BOMB at byte" in capsys.readouterr().out

@@ -30,6 +30,9 @@ CASES: list[tuple[str, str, str, list[bytes], str | None]] = [
     ("openai-chat", "failed", "/v1/chat/completions",
      [sse_event(None, CHAT), sse_event(None, j({"error": {"message": "The server had an error", "type": "server_error"}}))],
      "The server had an error"),
+    ("openai-chat", "failed", "/v1/chat/completions",
+     [sse_event(None, CHAT), sse_event(None, j({"error": {"message": "upstream timed out"}})), sse_event(None, "[DONE]")],
+     "upstream timed out"),
     ("openai-chat", "cut", "/v1/chat/completions", [sse_event(None, CHAT)] * 3, None),
     ("openai-responses", "completed", "/v1/responses",
      [sse_event("response.created", "{}"), RESP_DELTA, sse_event("response.completed", j({"response": {"status": "completed"}}))], None),
@@ -194,7 +197,7 @@ def test_the_request_path_names_the_profile_when_no_event_arrived() -> None:
 
 
 def test_assistants_summary_says_terminal_then_done() -> None:
-    events = CASES[8][3]
+    events = CASES[9][3]
     sse = run(response(b"".join(events), "chunked")).sse
     assert sse.outcome_detail["summary"] == "thread.run.completed then done"
     assert sse.outcome_detail["terminal_events"] == ["thread.run.completed", "done"]
@@ -223,7 +226,7 @@ def test_terminal_event_names_count_as_success_under_every_profile() -> None:
 
 
 def test_responses_completed_without_done_is_complete_in_the_legacy_keys_too() -> None:
-    sse = run(response(b"".join(CASES[3][3]), "chunked")).sse
+    sse = run(response(b"".join(CASES[4][3]), "chunked")).sse
     assert sse.terminal_seen
     assert sse.complete
     assert sse.terminal_event.name == "response.completed"
@@ -231,7 +234,7 @@ def test_responses_completed_without_done_is_complete_in_the_legacy_keys_too() -
 
 @pytest.mark.parametrize("step", [1, 7, 64])
 def test_gzip_bodies_give_the_same_application_report_at_any_split(step: int) -> None:
-    data = response(b"".join(CASES[8][3]), "gzip-cut")
+    data = response(b"".join(CASES[9][3]), "gzip-cut")
     whole, split = run(data, "/v1/threads/runs"), run(data, "/v1/threads/runs", step)
     assert whole.sse.to_dict()["outcome"] == split.sse.to_dict()["outcome"] == "completed"
     assert whole.content_coding == split.content_coding
