@@ -305,3 +305,33 @@ def test_any_split_of_a_coded_body_gives_the_same_report(data: bytes, cuts: list
     expected = _comparable(whole.close("fin", 1.0))
     assert _comparable(split.close("fin", 1.0)) == expected
     assert _comparable(bytewise.close("fin", 1.0)) == expected
+
+
+def _gzip_peak(events: int) -> int:
+    import tracemalloc
+
+    c = zlib.compressobj(6, zlib.DEFLATED, 31)
+    event = b'event: delta\ndata: {"text": "' + b"x" * 40 + b'"}\n\n'
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+    analyzer = Analyzer(max_chunks_kept=0)
+    analyzer.feed(head + b"Transfer-Encoding: chunked\r\n\r\n", 0.0)
+    tracemalloc.start()
+    for i in range(events // 500):
+        block = b"".join(c.compress(event) + c.flush(zlib.Z_SYNC_FLUSH) for _ in range(500))
+        analyzer.feed(b"%x\r\n%s\r\n" % (len(block), block), i * 0.001)
+    tail = c.flush()
+    analyzer.feed(b"%x\r\n%s\r\n0\r\n\r\n" % (len(tail), tail), 1.0)
+    report = analyzer.close("fin", 1.0)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert report.sse is not None
+    assert report.sse.events == events
+    assert report.content_coding is not None
+    assert report.content_coding["problem"] is None
+    return peak
+
+
+def test_a_gzip_stream_decodes_in_constant_memory() -> None:
+    small = _gzip_peak(5_000)
+    large = _gzip_peak(30_000)  # six times the stream
+    assert large < small * 1.5 + 256 * 1024

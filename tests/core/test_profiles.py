@@ -85,6 +85,8 @@ ENDINGS = [
     "gzip-chunked",
     "gzip-cut",
     "deflate-close",
+    "close-delimited-reset",
+    "content-length-cut",
 ]
 PROBLEMS = ("cut", "failed", "incomplete")
 
@@ -101,8 +103,10 @@ def response(body: bytes, ending: str) -> bytes:
         import zlib
 
         return head + b"Content-Encoding: deflate\r\n\r\n" + zlib.compress(body)
-    if ending == "close-delimited":
+    if ending.startswith("close-delimited"):
         return head + b"\r\n" + body
+    if ending == "content-length-cut":  # one byte more announced than sent
+        return head + b"Content-Length: %d\r\n\r\n" % (len(body) + 1) + body
     if ending == "content-length":
         return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
     chunks = [body[i : i + 50] for i in range(0, len(body), 50)]
@@ -111,12 +115,14 @@ def response(body: bytes, ending: str) -> bytes:
     return out if ending.endswith("cut") else out + b"0\r\n\r\n"
 
 
-def run(data: bytes, path: str | None = None, step: int = 0, **options: Any) -> Any:
+def run(
+    data: bytes, path: str | None = None, step: int = 0, close: str = "fin", **options: Any
+) -> Any:
     analyzer = Analyzer(request_path=path, **options)
     step = step or len(data)
     for i in range(0, len(data), step):
         analyzer.feed(data[i : i + step], 0.0)
-    return analyzer.close("fin", 1.0)
+    return analyzer.close(close, 1.0)
 
 
 def case_id(case: tuple[str, str, str, list[bytes], str | None]) -> str:
@@ -129,14 +135,15 @@ def test_every_profile_and_outcome_over_every_ending(
     case: tuple[str, str, str, list[bytes], str | None], ending: str
 ) -> None:
     profile, outcome, path, events, reason = case
-    report = run(response(b"".join(events), ending), path)
+    close = "reset" if ending.endswith("reset") else "fin"
+    report = run(response(b"".join(events), ending), path, close=close)
     sse = report.sse
     assert sse is not None
     assert (sse.profile, sse.outcome) == (profile, outcome), sse.outcome_detail
     assert sse.events == len(events)
     if reason is not None:
         assert reason in (sse.outcome_detail["reason"] or ""), sse.outcome_detail
-    transport_complete = ending not in ("chunked-cut", "gzip-cut")
+    transport_complete = not ending.endswith(("cut", "reset"))
     assert (report.verdict.value == "complete") is transport_complete
     assert report.transport_exit_code == (0 if transport_complete else 1)
     expected_exit = 0 if transport_complete and outcome not in PROBLEMS else 1
