@@ -198,7 +198,13 @@ def _print_events(out: TextIO) -> Any:
             else:
                 data = event.data if len(event.data) <= 60 else event.data[:57] + "..."
                 print(
-                    f"[{event.t:9.3f}s] @{event.offset:<9} event #{event.index:<5} {event.name}: {data!r}",
+                    f"[{event.t:9.3f}s] @{event.offset:<9} event #{event.index:<5} {event.name}: {data!r}"
+                    # a content-coded body: SSE offsets count in the decoded stream
+                    + (
+                        ""
+                        if event.received_end is None
+                        else f" (decoded; received ..{event.received_end})"
+                    ),
                     file=out,
                 )
         out.flush()

@@ -231,3 +231,33 @@ def test_a_gzip_bomb_is_a_finding_and_exits_one(
     assert d["sse"]["outcome"] == "unknown"
     assert main(["analyze", "--raw", str(raw), "--transport-only"]) == 0
     assert "CODING BOMB at byte" in capsys.readouterr().out
+
+
+def test_capture_events_of_a_gzip_body_say_offsets_are_decoded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = CHAT + sse_event(None, "[DONE]")
+    raw = tmp_path / "g.raw"
+    raw.write_bytes(
+        sse_response(gzip.compress(body, mtime=0), headers=b"Content-Encoding: gzip\r\n")
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "chunkscope", "serve", "--raw", str(raw), "--once"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        assert main(["capture", url + "v1/chat/completions", "--events", "--json"]) == 0
+    finally:
+        server.kill()
+        server.wait(10)
+    captured = capsys.readouterr()  # with --json the events go to stderr
+    events = [line for line in captured.err.splitlines() if " event #" in line]
+    assert len(events) == 4
+    assert all("(decoded; received .." in line for line in events)
+    d = json.loads(captured.out)
+    assert d["sse"]["outcome"] == "completed"
+    assert d["content_coding"]["decoded_bytes"] == len(body)
