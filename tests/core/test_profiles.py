@@ -252,3 +252,30 @@ def test_unknown_profile_is_a_usage_error() -> None:
 
     with pytest.raises(UsageError, match="unknown profile 'openai'"):
         Analyzer(profile="openai")
+
+
+def test_the_sse_decoder_hands_watched_events_over_with_their_whole_data() -> None:
+    """The one hook core/profiles.py needs from core/sse.py (any fast path must keep it)."""
+    from chunkscope.core.sse import SseDecoder
+
+    seen: list[tuple[str, int, bytes]] = []
+    decoder = SseDecoder(
+        watch_names=["response.failed"],
+        watch_data=(b'{"error"',),
+        on_watched=lambda event, data: seen.append((event.name, event.offset, data)),
+    )
+    long = j({"response": {"error": {"message": "x" * 1000}}})
+    stream = (
+        sse_event("delta", "1")
+        + sse_event("response.failed", long)
+        + sse_event(None, '{"error": {}}')
+        + sse_event(None, "[DONE]")
+    )
+    for i in range(0, len(stream), 7):
+        decoder.feed(stream[i : i + 7], 100 + i, 0.0)
+    offset = 100 + len(sse_event("delta", "1"))
+    assert seen == [
+        ("response.failed", offset, long.encode()),  # whole data, beyond the 200-char preview
+        ("message", offset + len(sse_event("response.failed", long)), b'{"error": {}}'),
+        ("message", len(stream) + 100 - len(sse_event(None, "[DONE]")), b"[DONE]"),
+    ]
