@@ -136,6 +136,7 @@ _ANTHROPIC_NAMES = frozenset(
         "message_stop",
     }
 )
+_DEFAULT_TERMINAL = ("done", "message_stop", DONE)  # core/sse.py's DEFAULT_TERMINAL_NAMES
 _ANTHROPIC_ERROR = re.compile(r'\s*\{\s*"type"\s*:\s*"error"\s*,\s*"error"\s*:\s*\{')
 # Events watched for what their data says, not because they end a stream.
 _INFO_NAMES = ("message_delta",)
@@ -346,8 +347,11 @@ class ProfileWatcher:
             terminal.setdefault(extra, COMPLETED)
         expected = tuple(_display(k) for k in (*terminal, *profile.closing))
         closing = profile.closing
-        seen = [(s.key(terminal, closing), s) for s in self._seen]
-        ended = [(k, s) for k, s in seen if k in terminal or k in closing]
+        # The decoder's default terminal events end a stream under every profile too, so
+        # that sse.complete and sse.outcome never contradict each other.
+        fallback = tuple(k for k in _DEFAULT_TERMINAL if k not in terminal and k not in closing)
+        seen = [(s.key(terminal, closing + fallback), s) for s in self._seen]
+        ended = [(k, s) for k, s in seen if k in terminal or k in closing or k in fallback]
         keys = tuple(_display(k) for k, _ in ended)
         decisive_key, decisive = next(((k, s) for k, s in ended if k in terminal), (None, None))
         if decisive is None and ended:
@@ -372,7 +376,9 @@ class ProfileWatcher:
         if decisive is not None and decisive_key is not None:
             meaning = terminal.get(decisive_key, COMPLETED)
             text = " then ".join(keys[:4]) + (" then …" if len(keys) > 4 else "")
-            if decisive_key in closing and decisive_key not in terminal:
+            if decisive_key in fallback:
+                text += f" (not a terminal event of {name})"
+            elif decisive_key in closing and decisive_key not in terminal:
                 text += " (no run status event before it)"
             elif closing and not any(k in closing for k, _ in ended):
                 text += f", no {' or '.join(closing)} event after it"

@@ -68,7 +68,7 @@ def test_profile_option_forces_a_profile(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     raw = tmp_path / "r.raw"
-    raw.write_bytes(sse_response(sse_event("tick", "1") + sse_event("done", "[DONE]")))
+    raw.write_bytes(sse_response(sse_event("tick", "1") + sse_event("end", "bye")))
     assert main(["analyze", "--raw", str(raw), "--json", "--profile", "openai-responses"]) == 1
     sse = json.loads(capsys.readouterr().out)["sse"]
     assert (sse["profile"], sse["outcome"]) == ("openai-responses", "cut")

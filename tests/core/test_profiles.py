@@ -214,12 +214,23 @@ def test_assistants_summary_says_terminal_then_done() -> None:
 
 
 def test_a_forced_profile_judges_by_its_own_terminal_events() -> None:
-    generic = b"".join([sse_event("tick", "1"), sse_event("done", "bye")])
+    generic = b"".join([sse_event("tick", "1"), sse_event("end", "bye")])
     report = run(response(generic, "chunked"), profile="anthropic-messages")
     assert report.sse.profile == "anthropic-messages"
     assert report.sse.outcome == "cut"
     assert report.sse.outcome_detail["detected_from"] == "--profile"
     assert report.exit_code == 1
+
+
+def test_the_default_terminal_events_end_a_stream_under_every_profile() -> None:
+    """sse.complete (the default list) and sse.outcome never contradict each other."""
+    stream = response(b"".join([sse_event("tick", "1"), sse_event("done", "bye")]), "chunked")
+    for profile in PROFILES:
+        sse = run(stream, profile=profile).sse
+        assert sse.complete
+        assert sse.outcome == "completed", profile
+    sse = run(stream, profile="openai-responses").sse
+    assert sse.outcome_detail["summary"] == "done (not a terminal event of openai-responses)"
 
 
 def test_terminal_event_names_count_as_success_under_every_profile() -> None:
