@@ -16,6 +16,9 @@ streams differently (their API references, 2026):
     anthropic-messages   message_stop (completed), error (failed)
     generic              done, message_stop, data [DONE], --terminal-event names (completed)
 
+The generic terminal events end a stream as completed under every profile too
+(the decoder's ``sse.complete`` counts them, and the two axes must agree).
+
 ``ProfileWatcher`` asks the SSE decoder for the events whose names any
 profile cares about (``watch_names``), keeps the first few with what their
 data says (an error message, an incomplete reason, a stop reason: bounded), and
