@@ -32,15 +32,17 @@ the body could not be decoded rather than guessing.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["CodingProblem", "ContentDecoder", "parse_content_coding"]
 
 Sink = Callable[[bytes, int, float], None]
+Emit = Callable[[bytes], None]  # takes each decoded piece (at most max_piece bytes)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_HEADER = 65536  # a gzip header's FEXTRA/FNAME/FCOMMENT beyond this is refused
@@ -84,12 +86,17 @@ class _Broken(Exception):
     """Bytes that do not decode (a message for :class:`CodingProblem`)."""
 
 
+class _Stop(Exception):
+    """Raised by an emit callback to stop decoding (the bomb bound was reached)."""
+
+
 class _Stage:
     """One coding, decoded: bounded pieces out of each input, and where it stopped."""
 
     label = ""
 
-    def decode(self, data: bytes) -> Iterator[bytes]:
+    def decode(self, data: bytes, emit: Emit) -> None:
+        """Decode ``data``, handing each decoded piece to ``emit`` as it comes out."""
         raise NotImplementedError
 
     def end(self) -> str | None:
@@ -137,7 +144,7 @@ class _Deflate(_Stage):
     def _trailer_length(self) -> int:
         return 8 if self.container == "gzip" else 4
 
-    def decode(self, data: bytes) -> Iterator[bytes]:
+    def decode(self, data: bytes, emit: Emit) -> None:
         while data:
             state = self._state
             if state == "header":
@@ -171,7 +178,7 @@ class _Deflate(_Stage):
                 self._size = 0
                 data = joined[length:]
             elif state == "data":
-                yield from self._inflate(data)
+                self._inflate(data, emit)
                 if self._state != "trailer" and self._state != "end":
                     return
                 data = self._inflater.unused_data
@@ -192,7 +199,7 @@ class _Deflate(_Stage):
                     continue
                 raise _Broken(f"{len(data)} bytes after the end of the {self.name} stream")
 
-    def _inflate(self, data: bytes) -> Iterator[bytes]:
+    def _inflate(self, data: bytes, emit: Emit) -> None:
         inflater = self._inflater
         self._data_in += len(data)
         try:
@@ -204,7 +211,7 @@ class _Deflate(_Stage):
                     elif self.container == "zlib":
                         self._check = zlib.adler32(out, self._check)
                     self._size += len(out)
-                    yield out
+                    emit(out)
                 if inflater.eof:
                     self._data_in -= len(inflater.unused_data)
                     self._state = "end" if self.container == "raw" else "trailer"
@@ -317,7 +324,7 @@ class _Brotli(_Stage):
         self._max = max_piece
         self._limited = True
 
-    def decode(self, data: bytes) -> Iterator[bytes]:
+    def decode(self, data: bytes, emit: Emit) -> None:
         d = self._d
         try:
             if self._limited:
@@ -329,12 +336,12 @@ class _Brotli(_Stage):
             else:
                 out = d.process(data)
             if out:
-                yield out
+                emit(out)
             while self._limited and not d.can_accept_more_data():
                 out = d.process(b"", output_buffer_limit=self._max)
                 if not out:
                     break
-                yield out
+                emit(out)
         except self._module.error as exc:
             raise _Broken(f"br: compressed data is corrupt ({exc})") from None
 
@@ -356,7 +363,7 @@ class _Zstd(_Stage):
         self._frames = 0
         self._fed = False
 
-    def decode(self, data: bytes) -> Iterator[bytes]:
+    def decode(self, data: bytes, emit: Emit) -> None:
         step = self._SLICE
         try:
             for start in range(0, len(data), step):
@@ -365,7 +372,7 @@ class _Zstd(_Stage):
                     self._fed = True
                     out = self._d.decompress(piece)
                     if out:
-                        yield out
+                        emit(out)
                     if not self._d.eof:
                         break
                     self._frames += 1
@@ -454,6 +461,14 @@ class ContentDecoder:
                 break
             stages.append(stage)
         self._stages = stages
+        self._t = 0.0
+        # Each stage hands its pieces straight to the next one (callbacks, not generators:
+        # a per-event flushed stream is many tiny pieces); the innermost to _emit.
+        emit: Emit = self._emit
+        for stage in reversed(stages[1:]):
+            emit = functools.partial(stage.decode, emit=emit)
+        self._first: _Stage | None = stages[0] if stages else None
+        self._first_emit = emit
 
     @property
     def decoding(self) -> bool:
@@ -468,40 +483,31 @@ class ContentDecoder:
         self.compressed_bytes += len(data)
         if self._stopped:
             return
-        sink = self.sink
-        stages = self._stages
+        self._t = t
         try:
-            pieces = stages[0].decode(data) if len(stages) == 1 else self._run(0, data)
-            for piece in pieces:
-                start = self.decoded_bytes
-                self.decoded_bytes = start + len(piece)
-                if sink is not None:
-                    sink(piece, start, t)
-                if (
-                    self.decoded_bytes > self.min_bomb
-                    and self.decoded_bytes > self.max_ratio * self.compressed_bytes
-                ):
-                    self._stop(
-                        "bomb",
-                        offset,
-                        f"decoding stopped: {self.compressed_bytes} received bytes had decoded "
-                        f"to {self.decoded_bytes}, more than {self.max_ratio} per received byte "
-                        f"(a decompression bomb, or a runaway stream)",
-                    )
-                    return
+            if self._first is None:
+                self._emit(data)
+            else:
+                self._first.decode(data, self._first_emit)
+        except _Stop:
+            self._stop(
+                "bomb",
+                offset,
+                f"decoding stopped: {self.compressed_bytes} received bytes had decoded "
+                f"to {self.decoded_bytes}, more than {self.max_ratio} per received byte "
+                f"(a decompression bomb, or a runaway stream)",
+            )
         except _Broken as exc:
             self._stop("corrupt", offset, f"{exc}, in the received bytes from {offset}")
 
-    def _run(self, index: int, data: bytes) -> Iterator[bytes]:
-        stages = self._stages
-        if index == len(stages):
-            yield data
-            return
-        for piece in stages[index].decode(data):
-            if index + 1 == len(stages):
-                yield piece
-            else:
-                yield from self._run(index + 1, piece)
+    def _emit(self, piece: bytes) -> None:
+        """One decoded piece out of the innermost coding: counted, handed on, bounded."""
+        start = self.decoded_bytes
+        decoded = self.decoded_bytes = start + len(piece)
+        if self.sink is not None:
+            self.sink(piece, start, self._t)
+        if decoded > self.min_bomb and decoded > self.max_ratio * self.compressed_bytes:
+            raise _Stop
 
     def _stop(self, kind: str, offset: int, message: str) -> None:
         self._stopped = True
