@@ -335,3 +335,20 @@ def test_a_gzip_stream_decodes_in_constant_memory() -> None:
     small = _gzip_peak(5_000)
     large = _gzip_peak(30_000)  # six times the stream
     assert large < small * 1.5 + 256 * 1024
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(["gzip", "x-gzip", "deflate", "br", "zstd", "gzip, br", "compress"]),
+    st.binary(max_size=200),
+    st.sampled_from([b"", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", b"\x78\x9c", b"(\xb5/\xfd"]),
+)
+def test_arbitrary_coded_bytes_never_raise(coding: str, data: bytes, prefix: bytes) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: %s\r\n\r\n"
+    analyzer = Analyzer()
+    analyzer.feed(head % coding.encode() + prefix + data, 0.0)
+    report = analyzer.close("fin", 1.0)
+    assert report.content_coding is not None
+    assert report.sse is not None
+    assert report.sse.outcome in ("completed", "failed", "incomplete", "cut", "unknown")
+    report.to_json()
