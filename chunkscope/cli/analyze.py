@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -31,6 +32,12 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "file", metavar="FILE", help="capture file, or raw server bytes with --raw ('-' for stdin)"
+    )
+    p.add_argument(
+        "more",
+        nargs="*",
+        metavar="PATH",
+        help="more capture files or directories: print the summary over all of them",
     )
     p.add_argument("--raw", action="store_true", help="FILE holds raw server bytes (no timestamps)")
     p.add_argument(
@@ -99,6 +106,10 @@ def _looks_raw(path: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "more", None) or os.path.isdir(args.file):
+        from .summarize import run_paths  # more than one path or a directory: the summary
+
+        return run_paths(args, [args.file, *args.more])
     raw = args.raw or _looks_raw(args.file)
     if raw:
         report = analyze_raw_file(args.file, args)

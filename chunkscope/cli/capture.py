@@ -29,6 +29,12 @@ def add_parser(subparsers: Any) -> None:
             "Exit 0 complete, 1 truncated/malformed, 2 usage, 3 connect/DNS/TLS/proxy failure."
         ),
     )
+    add_request_options(p)
+    _add_capture_options(p)
+
+
+def add_request_options(p: argparse.ArgumentParser) -> None:
+    """URL and the request options ``capture`` shares with ``probe`` (read by :func:`build_options`)."""
     p.add_argument("url", metavar="URL", help="http:// or https:// URL")
     p.add_argument(
         "-X",
@@ -89,6 +95,9 @@ def add_parser(subparsers: Any) -> None:
         help="stop and report 'timeout' if the response head is not complete after S seconds, "
         "however slowly bytes drip in (default 60; 0 = never)",
     )
+
+
+def _add_capture_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-m",
         "--max-time",

@@ -46,6 +46,7 @@ _COMMANDS = {
     "capture": "chunkscope.cli.capture",
     "serve": "chunkscope.cli.serve",
     "demo": "chunkscope.cli.serve",
+    "probe": "chunkscope.cli.probe",
 }
 
 
