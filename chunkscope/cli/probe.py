@@ -34,44 +34,72 @@ def add_parser(subparsers: Any) -> None:
     )
     add_request_options(p)
     p.add_argument(
-        "-n", "--requests", dest="count", type=int, required=True, metavar="N",
+        "-n",
+        "--requests",
+        dest="count",
+        type=int,
+        required=True,
+        metavar="N",
         help="how many requests to send (required)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "-c", "--concurrency", type=int, default=1, metavar="C",
+        "-c",
+        "--concurrency",
+        type=int,
+        default=1,
+        metavar="C",
         help="at most C streams at a time (default 1)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--rate", type=float, default=None, metavar="R",
+        "--rate",
+        type=float,
+        default=None,
+        metavar="R",
         help="at most R request starts per second (default: no limit)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "-m", "--max-time", dest="probe_max_time", type=float, default=None, metavar="S",
+        "-m",
+        "--max-time",
+        dest="probe_max_time",
+        type=float,
+        default=None,
+        metavar="S",
         help="limit for the whole probe: stop sending and end running streams after S seconds",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--stream-max-time", type=float, default=None, metavar="S",
+        "--stream-max-time",
+        type=float,
+        default=None,
+        metavar="S",
         help="limit for each stream (capture's --max-time)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--dir", dest="directory", metavar="DIR",
+        "--dir",
+        dest="directory",
+        metavar="DIR",
         help="save each stream's capture in DIR (stream-0001.capture ...)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--keep", choices=KEEP_CHOICES, default="failed",
+        "--keep",
+        choices=KEEP_CHOICES,
+        default="failed",
         help="with --dir: which captures to keep (default: failed)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--no-redact", action="store_true",
+        "--no-redact",
+        action="store_true",
         help="keep credentials (Authorization, cookies, API keys) in the saved captures",
-    )  # fmt: skip
+    )
     p.add_argument(
         "--json", action="store_true", help="print the summary as JSON (the stable contract)"
     )
     p.add_argument(
-        "--terminal-event", action="append", default=[], metavar="NAME",
+        "--terminal-event",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="SSE event name that ends the application stream (repeatable)",
-    )  # fmt: skip
+    )
     p.set_defaults(func=run)
 
 
@@ -166,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     summary = probe.summary
     if args.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
-    elif summary.streams and summary.exit_code != EXIT_CONNECT:
+    elif summary.exit_code != EXIT_CONNECT:
         sys.stdout.write(render_summary(data, heading=_heading(data["probe"])))
     sys.stdout.flush()
     if summary.streams and summary.exit_code == EXIT_CONNECT:

@@ -36,7 +36,7 @@ def capture_paths(paths: Sequence[str]) -> Iterator[str]:
     """Files named, and every ``*.capture`` under directories named, in a stable order."""
     for path in paths:
         if os.path.isdir(path):
-            found = []
+            found: list[str] = []
             for root, dirs, files in os.walk(path):
                 dirs.sort()
                 found.extend(os.path.join(root, f) for f in files if f.endswith(".capture"))
@@ -106,6 +106,8 @@ def render_summary(data: dict[str, Any], heading: str | None = None) -> str:
             f"chunkscope: all {streams} streams complete "
             f"(failure rate 95 % interval {low:.1f}-{high:.1f} %)"
         )
+    if not streams:
+        first = "chunkscope: no stream finished"
     out.append(first)
     if heading:
         out.append(f"  {heading}")
@@ -124,7 +126,9 @@ def render_summary(data: dict[str, Any], heading: str | None = None) -> str:
         )
         for error in row.get("errors") or ():
             out.append(f"  {'':>6} {'':>6}  {'':<13}    {error['count']} x {error['reason']}")
-    connected = [(r, lbl) for r, lbl in zip(rows, labels, strict=True) if r["verdict"] != NOT_CONNECTED]
+    connected = [
+        (r, lbl) for r, lbl in zip(rows, labels, strict=True) if r["verdict"] != NOT_CONNECTED
+    ]
     if connected:
         out.append("")
         out.append("Distributions per outcome (p50 / p90 / p99 / max)")
@@ -134,9 +138,7 @@ def render_summary(data: dict[str, Any], heading: str | None = None) -> str:
                 stats = row["stats"].get(key)
                 if not stats:
                     continue
-                values = " / ".join(
-                    _number(stats[p], unit) for p in ("p50", "p90", "p99", "max")
-                )
+                values = " / ".join(_number(stats[p], unit) for p in ("p50", "p90", "p99", "max"))
                 out.append(f"    {name:<14} {values}{' s' if unit else ''}")
     clusters = [(label, c) for row, label in connected for c in row["clusters"]]
     if clusters:
@@ -148,13 +150,17 @@ def render_summary(data: dict[str, Any], heading: str | None = None) -> str:
     identifiers = data["identifiers"]
     if identifiers:
         out.append("")
-        out.append(f"Request ids and hop headers of the streams that did not complete ({len(identifiers)})")
+        out.append(
+            f"Request ids and hop headers of the streams that did not complete ({len(identifiers)})"
+        )
         for item in identifiers[:_IDENTIFIERS_SHOWN]:
             headers = "  ".join(f"{n}: {v}" for n, v in item["headers"]) or "(none)"
             name = os.path.basename(item["path"]) if item["path"] else "(not kept)"
             out.append(f"  {name}  {headers}")
         if len(identifiers) > _IDENTIFIERS_SHOWN:
-            out.append(f"  ... {len(identifiers) - _IDENTIFIERS_SHOWN} more (--json lists them all)")
+            out.append(
+                f"  ... {len(identifiers) - _IDENTIFIERS_SHOWN} more (--json lists them all)"
+            )
     hops = data["hops"]
     if hops:
         out.append("")

@@ -275,7 +275,9 @@ def _describe(values: Sequence[float]) -> tuple[float, float]:
     return centre, max(abs(v - centre) for v in values)
 
 
-def find_clusters(idle: Iterable[float], duration: Iterable[float], close: str | None) -> list[Cluster]:
+def find_clusters(
+    idle: Iterable[float], duration: Iterable[float], close: str | None
+) -> list[Cluster]:
     """Clusters among one outcome row's idle times before the close, and its durations.
 
     ``close`` is the row's close kind: a ``timeout`` is chunkscope's own
@@ -496,7 +498,9 @@ class Summary:
             "failed_percent": round(100.0 * self.failed / self.streams, 2) if self.streams else 0.0,
             "failed_wilson95": [round(100.0 * low, 2), round(100.0 * high, 2)],
             "rows": self.rows(),
-            "identifiers": list(self._identifiers),
+            "identifiers": sorted(
+                self._identifiers, key=lambda item: (item["path"] is None, item["path"] or "")
+            ),
             "hops": {
                 name: {outcome: dict(c.most_common()) for outcome, c in sorted(by.items())}
                 for name, by in sorted(self._hops.items())

@@ -24,6 +24,7 @@ running get ``grace`` seconds, then are cancelled and counted as
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable
@@ -67,7 +68,9 @@ class ProbeOptions:
         if self.concurrency < 1:
             raise UsageError(f"-c wants at least 1, got {self.concurrency}")
         if self.rate is not None and not (self.rate > 0 and math.isfinite(self.rate)):
-            raise UsageError(f"--rate wants a positive number of requests per second, got {self.rate}")
+            raise UsageError(
+                f"--rate wants a positive number of requests per second, got {self.rate}"
+            )
         if self.max_time is not None and not self.max_time > 0:
             raise UsageError(f"--max-time wants a positive number of seconds, got {self.max_time}")
         if self.keep not in KEEP_CHOICES:
@@ -225,7 +228,5 @@ class Probe:
 def _remove(path: str | None) -> None:
     if path is None:
         return
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -1,0 +1,220 @@
+"""`chunkscope probe`, in-process through main(argv) and as a real process, against real servers.
+
+The server (tests/support/endings.py) is chunkscope's replay server in a thread
+of its own, with a per-connection script chooser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support.endings import COMPLETE, STALL, MixedEndings, ServerThread, mix_of_40
+
+from chunkscope.cli.main import main
+
+
+def _refused_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/"
+
+
+def test_probe_prints_the_summary_of_the_mix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chooser = MixedEndings(mix_of_40())
+    with ServerThread(chooser) as url:
+        code = main(
+            ["probe", url, "-n", "40", "-c", "8", "--idle-timeout", "1", "--dir", str(tmp_path)]
+        )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.startswith("chunkscope: 16 of 40 streams did not complete (40.0 %")
+    assert f"probe of {url}: 40 of 40 requests sent" in out
+    assert "    24  60.0%" in out
+    assert "complete / - / fin / sse complete" in out
+    assert "truncated / chunk-boundary / timeout / sse incomplete" in out
+    assert "[idle-timeout] 4 of 4 were silent for 1.0 ±" in out
+    assert "chunkscope's own --idle-timeout" in out
+    assert len(list(tmp_path.glob("*.capture"))) == 16  # --keep failed is the default
+
+
+def test_probe_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    chooser = MixedEndings([COMPLETE])
+    with ServerThread(chooser) as url:
+        code = main(
+            ["probe", url, "-n", "6", "-c", "2", "--json", "--dir", str(tmp_path), "--keep", "all"]
+        )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in (
+        "summary_version",
+        "streams",
+        "complete",
+        "failed",
+        "not_connected",
+        "failed_percent",
+        "failed_wilson95",
+        "rows",
+        "identifiers",
+        "hops",
+        "probe",
+    ):
+        assert key in data, key
+    assert (data["streams"], data["complete"], data["failed"]) == (6, 6, 0)
+    (row,) = data["rows"]
+    for key in (
+        "verdict",
+        "problem",
+        "close",
+        "sse",
+        "complete",
+        "count",
+        "percent",
+        "wilson95",
+        "example",
+        "stats",
+        "clusters",
+    ):
+        assert key in row, key
+    assert set(row["stats"]) == {"first_byte", "duration", "bytes", "events", "largest_gap", "idle"}
+    assert set(row["stats"]["bytes"]) == {"n", "p50", "p90", "p99", "max"}
+    assert row["example"].endswith("stream-0001.capture")
+    assert data["failed_wilson95"][0] == 0.0
+    assert data["probe"]["requested"] == 6
+    assert data["probe"]["keep"] == "all"
+    assert len(list(tmp_path.glob("*.capture"))) == 6
+    # the saved captures are what `capture` saves: analysable one by one
+    assert main(["analyze", row["example"]]) == 0
+
+
+def test_every_request_refused_is_exit_3_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", _refused_url(), "-n", "4", "-c", "2"]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("chunkscope: error: all 4 requests failed to connect:")
+    assert "refused" in lines[0].lower()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["probe", "http://127.0.0.1:1/"],  # -n is required
+        ["probe", "http://127.0.0.1:1/", "-n", "0"],
+        ["probe", "http://127.0.0.1:1/", "-n", "x"],
+        ["probe", "http://127.0.0.1:1/", "-n", "3", "-c", "0"],
+        ["probe", "http://127.0.0.1:1/", "-n", "3", "--rate", "-2"],
+        ["probe", "http://127.0.0.1:1/", "-n", "3", "--keep", "all"],  # without --dir
+        ["probe", "ftp://127.0.0.1:1/", "-n", "3"],
+    ],
+)
+def test_usage_errors_are_exit_2_with_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("chunkscope")
+
+
+def test_ctrl_c_stops_sending_and_prints_what_finished(tmp_path: Path) -> None:
+    # every other stream stalls until --idle-timeout 2; Ctrl-C comes while some run
+    chooser = MixedEndings([COMPLETE, STALL])
+    with ServerThread(chooser) as url:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chunkscope",
+                "probe",
+                url,
+                "-n",
+                "1000",
+                "-c",
+                "4",
+                "--idle-timeout",
+                "2",
+                "--json",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while chooser.requests < 6 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        sent = chooser.requests
+    assert proc.returncode == 1, err
+    assert "interrupted: no more requests" in err
+    assert "Traceback" not in err
+    data = json.loads(out)
+    assert data["probe"]["stopped"] == "interrupted"
+    assert data["probe"]["started"] == sent < 1000
+    # the stalled ones still running ended within the grace period, by their idle timeout
+    assert data["probe"]["unfinished"] == 0
+    assert data["streams"] == sent
+    assert data["complete"] >= 1
+    assert any(r["close"] == "timeout" for r in data["rows"])
+
+
+def _probe_in_a_process(url: str, count: int, directory: Path) -> tuple[dict[str, object], int]:
+    code = (
+        "import json, resource, sys\n"
+        "from chunkscope.cli.main import main\n"
+        f"rc = main(['probe', {url!r}, '-n', '{count}', '-c', '16', '--json',"
+        f" '--dir', {str(directory)!r}])\n"
+        "print('peak_rss_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ},
+    )
+    assert proc.returncode == 0, proc.stderr
+    peak = int(proc.stderr.split("peak_rss_kib", 1)[1].split()[0])
+    return json.loads(proc.stdout), peak
+
+
+def _many_streams(count: int, tmp_path: Path) -> None:
+    chooser = MixedEndings([COMPLETE])
+    with ServerThread(chooser) as url:
+        start = time.monotonic()
+        data, peak_kib = _probe_in_a_process(url, count, tmp_path)
+        elapsed = time.monotonic() - start
+    assert data["streams"] == data["complete"] == count == chooser.requests
+    assert peak_kib < 200 * 1024
+    print(
+        f"{count} streams, -c 16: {elapsed:.1f} s wall, peak RSS {peak_kib / 1024:.1f} MiB "
+        "(probe process; shared machine)"
+    )
+
+
+def test_200_streams_in_bounded_memory(tmp_path: Path) -> None:
+    _many_streams(200, tmp_path)
+
+
+@pytest.mark.slow
+def test_1000_streams_in_bounded_memory(tmp_path: Path) -> None:
+    _many_streams(1000, tmp_path)
