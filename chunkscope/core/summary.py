@@ -249,7 +249,10 @@ def _round_figure(value: float) -> float:
 
 
 def _tolerance(value: float) -> float:
-    return max(ROUND_TOLERANCE, ROUND_TOLERANCE_SHARE * value)
+    """How far from a bunch's figure a value may be: 0.2 s (or 2 %) for timeouts, finer below 1 s."""
+    if value >= IDLE_TIMEOUT_MIN:
+        return max(ROUND_TOLERANCE, ROUND_TOLERANCE_SHARE * value)
+    return max(0.01, 0.1 * value)
 
 
 def _bunch(values: Sequence[float]) -> tuple[int, int] | None:
@@ -374,6 +377,10 @@ class _Row:
     errors: Counter[str] = field(default_factory=Counter)
 
 
+def _identifier_order(item: dict[str, Any]) -> tuple[Any, ...]:
+    return (item["path"] is None, item["path"] or "", repr(sorted(item.items())))
+
+
 class Summary:
     """Aggregates finished streams; ``to_dict()`` is the summary contract (README).
 
@@ -420,8 +427,8 @@ class Summary:
         if row is None:
             row = self._rows[record.key] = _Row(record.key, record.complete)
         row.count += 1
-        if row.example is None and record.path is not None:
-            row.example = record.path
+        if record.path is not None and (row.example is None or record.path < row.example):
+            row.example = record.path  # the first by name: the same whatever the finishing order
         for metric in METRICS:
             value = getattr(record, metric)
             if value is not None:
@@ -498,9 +505,7 @@ class Summary:
             "failed_percent": round(100.0 * self.failed / self.streams, 2) if self.streams else 0.0,
             "failed_wilson95": [round(100.0 * low, 2), round(100.0 * high, 2)],
             "rows": self.rows(),
-            "identifiers": sorted(
-                self._identifiers, key=lambda item: (item["path"] is None, item["path"] or "")
-            ),
+            "identifiers": sorted(self._identifiers, key=_identifier_order),
             "hops": {
                 name: {outcome: dict(c.most_common()) for outcome, c in sorted(by.items())}
                 for name, by in sorted(self._hops.items())
