@@ -105,10 +105,12 @@ def add_parser(subparsers: Any) -> None:
 
 def _status(progress: ProbeProgress) -> str:
     eta = progress.eta()
-    eta_text = "-" if eta is None else f"{eta:.0f} s"
+    tail = "ETA -" if eta is None else f"ETA {eta:.0f} s"
+    if progress.stopped is not None:
+        tail = f"stopping ({progress.stopped})"
     return (
         f"\r\x1b[K{progress.done}/{progress.count} done  {progress.running} running  "
-        f"{progress.failed} failed  {progress.rate():.1f}/s  ETA {eta_text}"
+        f"{progress.failed} failed  {progress.rate():.1f}/s  {tail}"
     )
 
 
@@ -128,10 +130,13 @@ async def _on_sigint(probe: Probe) -> None:
             if probe.progress.stopped is None:
                 print(
                     f"\r\x1b[Kchunkscope: interrupted: no more requests; waiting up to "
-                    f"{probe.options.grace:g} s for {probe.progress.running} running",
+                    f"{probe.options.grace:g} s for {probe.progress.running} running "
+                    "(Ctrl-C again: stop now)",
                     file=sys.stderr,
                 )
-            probe.stop("interrupted")
+                probe.stop("interrupted")
+            else:
+                probe.abort()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,8 @@ written while the stream runs (a byte is on disk before it is parsed) and,
 with ``keep="failed"``, removed afterwards if the stream completed on both
 axes. :meth:`Probe.stop` (Ctrl-C in the CLI) stops sending; streams still
 running get ``grace`` seconds, then are cancelled and counted as
-``unfinished`` (their capture files are kept, without an end record).
+``unfinished`` (their capture files are kept, without an end record);
+:meth:`Probe.abort` (a second Ctrl-C) cancels them at once.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class Probe:
         self._stop = trio.Event()
         self._fatal: BaseException | None = None
         self._sending: trio.CancelScope | None = None
+        self._everything: trio.CancelScope | None = None
         self._start = 0.0
         width = len(str(options.count))
         self._name = f"stream-{{:0{max(4, width)}d}}.capture"
@@ -126,6 +128,12 @@ class Probe:
         self._stop.set()
         if self._sending is not None:
             self._sending.cancel()
+
+    def abort(self) -> None:
+        """Stop now: running streams are cancelled (a second Ctrl-C); their files stay."""
+        self.stop()
+        if self._everything is not None:
+            self._everything.cancel()
 
     def path_for(self, index: int) -> str | None:
         """The capture file of request ``index`` (1-based), or None when nothing is kept."""
@@ -151,6 +159,7 @@ class Probe:
         self._start = trio.current_time()
         deadline = math.inf if options.max_time is None else self._start + options.max_time
         async with trio.open_nursery() as nursery:
+            self._everything = nursery.cancel_scope
             nursery.start_soon(self._watch, nursery.cancel_scope, deadline)
             async with trio.open_nursery() as streams:
                 await self._send(streams, deadline)
@@ -204,7 +213,8 @@ class Probe:
             _remove(path)
             self._finished(complete=False, slots=slots)
             return
-        except UsageError as exc:  # the same for every request: the whole probe stops
+        except (UsageError, OSError) as exc:  # the same for every request (a bad option, a
+            # capture file that cannot be written): the whole probe stops
             if self._fatal is None:
                 self._fatal = exc
             _remove(path)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.endings import COMPLETE, STALL, MixedEndings, ServerThread, mix_of_40
+from support.endings import COMPLETE, CUT_AFTER_DONE, STALL, MixedEndings, ServerThread, mix_of_40
 
 from chunkscope.cli.main import main
 
@@ -218,3 +218,106 @@ def test_200_streams_in_bounded_memory(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_1000_streams_in_bounded_memory(tmp_path: Path) -> None:
     _many_streams(1000, tmp_path)
+
+
+def test_a_second_ctrl_c_stops_at_once_and_keeps_the_partial_captures(tmp_path: Path) -> None:
+    chooser = MixedEndings([STALL])  # silent forever: only the grace period or abort ends them
+    with ServerThread(chooser) as url:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chunkscope",
+                "probe",
+                url,
+                "-n",
+                "10",
+                "-c",
+                "3",
+                "--idle-timeout",
+                "0",
+                "--dir",
+                str(tmp_path),
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while chooser.requests < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 1, err
+    data = json.loads(out)
+    assert data["streams"] == 0
+    assert data["probe"]["unfinished"] == 3
+    assert data["probe"]["stopped"] == "interrupted"
+    # the cancelled streams' files hold what arrived; analyze reads them (no end record)
+    assert len(list(tmp_path.glob("*.capture"))) == 3
+    assert main(["analyze", str(tmp_path), "--json"]) == 1
+
+
+def test_keep_none_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    chooser = MixedEndings([CUT_AFTER_DONE])
+    with ServerThread(chooser) as url:
+        code = main(["probe", url, "-n", "3", "--dir", str(tmp_path), "--keep", "none", "--json"])
+    assert code == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["rows"][0]["example"] is None
+    assert list(tmp_path.iterdir()) == []
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def test_analyze_several_files_is_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    files = sorted(str(p) for p in FIXTURES.glob("*.capture"))
+    assert main(["analyze", *files, "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["streams"] == len(files) == 7
+    assert data["complete"] == 1
+    assert {r["example"] for r in data["rows"]} == set(files)
+    assert main(["analyze", files[1], files[1]]) == 0  # the complete one, twice
+    assert capsys.readouterr().out.startswith("chunkscope: all 2 streams complete")
+
+
+def test_analyze_a_directory_skips_unreadable_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "junk.capture").write_text("not a capture\n")
+    (tmp_path / "notes.txt").write_text("ignored: not *.capture\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "one.capture").write_bytes((FIXTURES / "assistants-reset.capture").read_bytes())
+    assert main(["analyze", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "skipped" in captured.err
+    assert "junk.capture" in captured.err
+    assert captured.out.startswith("chunkscope: 1 of 1 streams did not complete")
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [("empty", "no capture files"), ("missing", "no such file"), ("raw", "--raw reads one file")],
+)
+def test_analyze_summary_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setup: str, message: str
+) -> None:
+    argv = ["analyze", str(tmp_path)]
+    if setup == "missing":
+        argv = ["analyze", str(FIXTURES / "assistants-reset.capture"), str(tmp_path / "nope")]
+    elif setup == "raw":
+        argv.append("--raw")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert message in err[0]

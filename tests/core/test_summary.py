@@ -138,10 +138,12 @@ def test_records_from_capture_files_carry_ids_of_failed_streams_only() -> None:
         "x-request-id": "req_5f0c2a9e1b7d4c3a8e6f0b1d2c3e4f5a",
         "cf-ray": "8e5f1c2d3a4b5c6d-FRA",
     }
-    assert whole.complete and whole.identifiers == ()
+    assert whole.complete
+    assert whole.identifiers == ()
     data = summary.to_dict()
     assert [item["path"] for item in data["identifiers"]] == ["cut.capture"]
-    assert data["streams"] == 2 and data["failed"] == 1
+    assert data["streams"] == 2
+    assert data["failed"] == 1
     assert {(r["verdict"], r["example"]) for r in data["rows"]} == {
         ("truncated", "cut.capture"),
         ("complete", "whole.capture"),

@@ -8,6 +8,7 @@ connections were open at once and when each request arrived.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from chunkscope.cli.main import main
 from chunkscope.core.errors import UsageError
 from chunkscope.net.client import CaptureOptions
 from chunkscope.net.probe import Probe, ProbeOptions
+from chunkscope.net.server import ServerInfo, serve
+from chunkscope.testing import tls_pair
 
 # (verdict, problem state, close kind) -> how many of the 40
 EXPECTED = {
@@ -242,3 +245,28 @@ def test_the_mix_helper_is_what_the_issue_describes() -> None:
     mix = mix_of_40()
     assert (mix.count(COMPLETE), mix.count(CUT_AFTER_DONE)) == (24, 8)
     assert (mix.count(RESET_MID_CHUNK), mix.count(STALL)) == (4, 4)
+
+
+async def test_over_tls_each_stream_is_a_real_tls_capture() -> None:
+    pair = tls_pair()
+    chooser = MixedEndings([COMPLETE, CUT_AFTER_DONE])
+    async with trio.open_nursery() as nursery:
+        info: ServerInfo = await nursery.start(
+            partial(serve, chooser, ssl_context=pair.server_context)
+        )
+        chooser.info = info
+        probe = Probe(
+            ProbeOptions(
+                capture=CaptureOptions(url=info.url, ssl_context=pair.client_context),
+                count=6,
+                concurrency=3,
+            )
+        )
+        await probe.run()
+        nursery.cancel_scope.cancel()
+    rows = _rows(probe.summary.to_dict())
+    # the replay server ends TLS without close_notify for "fin"
+    assert {k: r["count"] for k, r in rows.items()} == {
+        ("complete", None, "tls-no-close-notify"): 3,
+        ("truncated", "chunk-boundary", "tls-no-close-notify"): 3,
+    }
