@@ -56,7 +56,8 @@ def run_paths(args: argparse.Namespace, paths: Sequence[str]) -> int:
     unreadable: list[dict[str, str]] = []
     for path in capture_paths(paths):
         try:
-            report = analyze_capture(path, terminal_events=args.terminal_event)
+            # a summary needs no chunk records: keep none, whatever the stream's length
+            report = analyze_capture(path, terminal_events=args.terminal_event, max_chunks_kept=0)
         except (CaptureFileError, OSError) as exc:
             unreadable.append({"path": path, "error": str(exc)})
             print(f"chunkscope: warning: skipped {path}: {exc}", file=sys.stderr)

@@ -321,3 +321,44 @@ def test_analyze_summary_usage_errors(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert message in err[0]
+
+
+def test_an_nginx_idle_timeout_is_named_as_a_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from support.middlebox import Nginx
+
+    # half the upstream streams go silent; nginx gives up after proxy_read_timeout 1s
+    chooser = MixedEndings([COMPLETE, STALL])
+    with ServerThread(chooser) as url:
+        upstream = url.split("//", 1)[1].rstrip("/")
+        location = "proxy_read_timeout 1s; proxy_buffering off; proxy_http_version 1.1;"
+        with Nginx(tmp_path, upstream, location=location) as nginx:
+            code = main(
+                [
+                    "probe",
+                    f"http://127.0.0.1:{nginx.port}/",
+                    "-n",
+                    "8",
+                    "-c",
+                    "4",
+                    "--idle-timeout",
+                    "10",
+                    "--json",
+                ]
+            )
+    assert code == 1
+    data = json.loads(capsys.readouterr().out)
+    failed = [r for r in data["rows"] if not r["complete"]]
+    assert sum(r["count"] for r in failed) == 4, data["rows"]
+    (row,) = failed
+    assert row["close"] != "timeout"  # nginx closed them, not chunkscope
+    (cluster,) = row["clusters"]
+    assert cluster["hint"] == "idle-timeout"
+    assert "idle (read) timeout on the path or the server" in cluster["message"]
+    assert abs(cluster["centre"] - 1.0) <= 0.2
+    assert all(v.startswith("nginx") for v in data["hops"]["server"]["failed"])
+    print(
+        f"nginx proxy_read_timeout 1s: {row['verdict']} / {row['problem']} / {row['close']}, "
+        f"{cluster['message']}"
+    )
