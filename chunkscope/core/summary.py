@@ -142,7 +142,9 @@ def record_from_report(report: Report, path: str | None = None) -> StreamRecord:
     """Reduce one report to the few labels and numbers a summary needs."""
     sse = report.sse
     outcome = sse_outcome(sse)
-    complete = report.verdict.value == "complete" and (sse is None or bool(sse.complete))
+    # complete on both axes: the framing, and the application stream (an explicit outcome
+    # other than "complete", e.g. a provider's error event, is not complete)
+    complete = report.verdict.value == "complete" and (sse is None or outcome == "complete")
     timing = report.timing or {}
     gap = timing.get("largest_gap")
     identifiers: list[tuple[str, str]] = []
