@@ -53,7 +53,7 @@ __all__ = [
 SUMMARY_VERSION = 1
 
 # The hint thresholds (the same as core/hints.py's single-stream hints):
-IDLE_TIMEOUT_MIN = 1.0  # silent at least this long before the close: an idle timeout...
+IDLE_TIMEOUT_MIN = 1.0  # silent about this long or longer before the close: an idle timeout...
 ROUND_TOLERANCE = 0.2  # ...when the close comes this near a round figure (nginx, HAProxy)
 ROUND_TOLERANCE_SHARE = 0.02  # or within 2 % of it for long timeouts (squid's 1 s ticks)
 AFTER_LAST_BYTE_MAX = 0.05  # a close this soon after the last byte is an active cut
@@ -312,8 +312,10 @@ def find_clusters(
             members = idles[window[0] : window[1]]
             centre, spread = _describe(members)
             count = len(members)
-            near_round = abs(centre - _round_figure(centre)) <= _tolerance(centre)
-            if centre >= IDLE_TIMEOUT_MIN and near_round:
+            # A proxy's timer may start before its last byte reaches us: nginx's 1 s timeout
+            # is seen here as 0.98-1.00 s of silence; what counts is the figure it is near.
+            figure = _round_figure(centre)
+            if figure >= IDLE_TIMEOUT_MIN and abs(centre - figure) <= _tolerance(figure):
                 who = (
                     "chunkscope's own --idle-timeout ended them: the peer sent nothing more "
                     "and closed nothing"
@@ -351,9 +353,8 @@ def find_clusters(
         if window is not None and _enough(window[1] - window[0], len(durations)):
             members = durations[window[0] : window[1]]
             centre, spread = _describe(members)
-            if centre >= IDLE_TIMEOUT_MIN and abs(centre - _round_figure(centre)) <= _tolerance(
-                centre
-            ):
+            figure = _round_figure(centre)
+            if figure >= IDLE_TIMEOUT_MIN and abs(centre - figure) <= _tolerance(figure):
                 clusters.append(
                     Cluster(
                         "duration",

@@ -354,7 +354,7 @@ def test_an_nginx_idle_timeout_is_named_as_a_cluster(
     (row,) = failed
     assert row["close"] != "timeout"  # nginx closed them, not chunkscope
     (cluster,) = row["clusters"]
-    assert cluster["hint"] == "idle-timeout"
+    assert cluster["hint"] == "idle-timeout", (cluster, row["stats"]["idle"])
     assert "idle (read) timeout on the path or the server" in cluster["message"]
     assert abs(cluster["centre"] - 1.0) <= 0.2
     assert all(v.startswith("nginx") for v in data["hops"]["server"]["failed"])

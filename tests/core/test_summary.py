@@ -53,6 +53,13 @@ def test_idle_bunching_at_60_s_is_an_idle_timeout() -> None:
     assert "idle (read) timeout on the path or the server" in cluster.message
 
 
+def test_a_proxy_timer_that_started_before_our_last_byte_arrived() -> None:
+    # nginx proxy_read_timeout 1s, seen from the client: a little under 1 s of silence
+    (cluster,) = find_clusters([0.981, 0.979, 0.9848, 0.97], [], "fin")
+    assert cluster.hint == "idle-timeout"
+    assert find_clusters([0.7, 0.71, 0.72], [], "fin")[0].hint is None
+
+
 def test_squid_ticks_of_one_second_still_bunch() -> None:
     idle = [60.1, 60.4, 60.9, 60.6, 60.3]
     (cluster,) = find_clusters(idle, [], "fin")
