@@ -20,7 +20,8 @@ rows that did not complete it looks for clusters: idle times or durations
 that bunch near one figure. A bunch of streams silent for a round number of
 seconds before the close is named ``idle-timeout`` (a proxy's or server's
 read timeout: nginx and HAProxy close within 0.2 s of theirs, squid in 1 s
-ticks); a bunch closed within 50 ms of their last byte is named
+ticks; a figure counts within 0.25 s, or 2 % for long timeouts); a bunch
+closed within 50 ms of their last byte is named
 ``closed-after-last-byte`` (an active cut, not a timeout). The codes and
 thresholds are those of the single-stream hints (``core/hints.py``).
 """
@@ -54,7 +55,10 @@ SUMMARY_VERSION = 1
 
 # The hint thresholds (the same as core/hints.py's single-stream hints):
 IDLE_TIMEOUT_MIN = 1.0  # silent about this long or longer before the close: an idle timeout...
-ROUND_TOLERANCE = 0.2  # ...when the close comes this near a round figure (nginx, HAProxy)
+# ...when the close comes this near a round figure: nginx and HAProxy close within 0.2 s
+# of their timeout, and HAProxy may hold the bytes before it 0.2 s more (it writes them
+# with MSG_MORE), so that its 1 s timeout is seen as 0.8 s of silence.
+ROUND_TOLERANCE = 0.25
 ROUND_TOLERANCE_SHARE = 0.02  # or within 2 % of it for long timeouts (squid's 1 s ticks)
 AFTER_LAST_BYTE_MAX = 0.05  # a close this soon after the last byte is an active cut
 CLUSTER_MIN_STREAMS = 2  # a bunch is at least two streams...
