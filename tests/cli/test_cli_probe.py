@@ -374,3 +374,70 @@ def test_a_proxy_idle_timeout_is_named_as_a_cluster(
         f"{middlebox} 1 s timeout: {row['verdict']} / {row['problem']} / {row['close']}, "
         f"{cluster['message']}"
     )
+
+
+def test_saved_captures_are_redacted_as_capture_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chooser = MixedEndings([CUT_AFTER_DONE])
+    secret = "sk-probe-secret-0123456789"
+    with ServerThread(chooser) as url:
+        code = main(
+            [
+                "probe",
+                url,
+                "-n",
+                "2",
+                "-H",
+                f"Authorization: Bearer {secret}",
+                "--dir",
+                str(tmp_path),
+                "--json",
+            ]
+        )
+    assert code == 1
+    files = sorted(tmp_path.glob("*.capture"))
+    assert len(files) == 2
+    for path in files:
+        text = path.read_text()
+        assert secret not in text
+        assert "Authorization" in text
+
+
+def test_a_terminal_gets_a_live_progress_line(tmp_path: Path) -> None:
+    import pty
+
+    chooser = MixedEndings([COMPLETE, CUT_AFTER_DONE], gap=0.02)
+    with ServerThread(chooser) as url:
+        leader, follower = pty.openpty()
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "chunkscope", "probe", url, "-n", "20", "-c", "2"],
+                stdout=subprocess.PIPE,
+                stderr=follower,
+                text=True,
+                timeout=120,
+            )
+            os.close(follower)
+            follower = -1
+            seen = b""
+            while True:
+                try:
+                    piece = os.read(leader, 65536)
+                except OSError:  # EIO: the terminal's other side is closed
+                    break
+                if not piece:
+                    break
+                seen += piece
+        finally:
+            if follower >= 0:
+                os.close(follower)
+            os.close(leader)
+    assert proc.returncode == 1
+    status = seen.decode()
+    assert "/20 done" in status
+    assert " running " in status
+    assert " failed " in status
+    assert "/s  ETA" in status
+    assert status.endswith("\r\x1b[K")  # the line is cleared before the summary
+    assert proc.stdout.startswith("chunkscope: 10 of 20 streams did not complete")
