@@ -122,19 +122,10 @@ def _enum_value(value: Any) -> str | None:
 
 
 def sse_outcome(sse: Any) -> str | None:
-    """The SSE outcome of a summary: the provider-aware ``outcome`` when the report has one.
-
-    Read with tolerance, so that this works with reports that predate
-    ``sse.outcome`` (then ``complete`` / ``incomplete`` from ``sse.complete``).
-    """
+    """The provider-aware SSE outcome (``completed``, ``cut``, ...), or None for a non-SSE body."""
     if sse is None:
         return None
-    outcome = getattr(sse, "outcome", None)
-    if outcome is None and hasattr(sse, "to_dict"):
-        outcome = sse.to_dict().get("outcome")
-    if outcome is not None:
-        return _enum_value(outcome)
-    return "complete" if sse.complete else "incomplete"
+    return str(sse.outcome)
 
 
 def _wanted(name: str) -> bool:
@@ -146,9 +137,9 @@ def record_from_report(report: Report, path: str | None = None) -> StreamRecord:
     """Reduce one report to the few labels and numbers a summary needs."""
     sse = report.sse
     outcome = sse_outcome(sse)
-    # complete on both axes: the framing, and the application stream (an explicit outcome
-    # other than "complete", e.g. a provider's error event, is not complete)
-    complete = report.verdict.value == "complete" and (sse is None or outcome == "complete")
+    # complete on both axes, exactly as the report's own exit code judges it: the framing,
+    # and the application stream (a cut, failed or incomplete SSE outcome, or a cut coding)
+    complete = report.exit_code == 0
     timing = report.timing or {}
     gap = timing.get("largest_gap")
     identifiers: list[tuple[str, str]] = []

@@ -40,8 +40,8 @@ def test_probe_prints_the_summary_of_the_mix(
     assert out.startswith("chunkscope: 16 of 40 streams did not complete (40.0 %")
     assert f"probe of {url}: 40 of 40 requests sent" in out
     assert "    24  60.0%" in out
-    assert "complete / - / fin / sse complete" in out
-    assert "truncated / chunk-boundary / timeout / sse incomplete" in out
+    assert "complete / - / fin / sse completed" in out
+    assert "truncated / chunk-boundary / timeout / sse unknown" in out
     assert "[idle-timeout] 4 of 4 were silent for 1.0 ±" in out
     assert "chunkscope's own --idle-timeout" in out
     assert len(list(tmp_path.glob("*.capture"))) == 16  # --keep failed is the default
