@@ -75,7 +75,7 @@ async def test_the_mix_of_40_is_counted_exactly_and_the_idle_timeout_is_named(
     assert summary["failed"] == 16
     assert probe.summary.exit_code == 1
     assert rows[("complete", None, "fin")]["complete"] is True
-    assert rows[("complete", None, "fin")]["sse"] == "complete"
+    assert rows[("complete", None, "fin")]["sse"] == "completed"
     assert rows[("truncated", "chunk-boundary", "fin")]["complete"] is False
     # wilson interval brackets the share
     for row in summary["rows"]:
