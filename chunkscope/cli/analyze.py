@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..core.analyzer import Analyzer
-from ..core.errors import CaptureFileError
+from ..core.errors import CaptureFileError, UsageError
 from ..core.preamble import find_connect_preamble
 from ..core.report import CloseKind, Report
 from ..formats.analysis import analyze_capture
@@ -65,6 +65,11 @@ def add_parser(subparsers: Any) -> None:
         metavar="BYTES",
         help="largest chunk size accepted",
     )
+    p.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="also write a self-contained HTML report with a timeline (no network needed to view it)",
+    )
     add_report_options(p)
     p.set_defaults(func=run)
 
@@ -107,9 +112,17 @@ def _looks_raw(path: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "more", None) or os.path.isdir(args.file):
+        if getattr(args, "html", None):
+            raise UsageError(
+                "--html reports one stream: give one capture file, not several or a directory"
+            )
         from .summarize import run_paths  # more than one path or a directory: the summary
 
         return run_paths(args, [args.file, *args.more])
+    if getattr(args, "html", None):
+        from .export import check_html_target
+
+        check_html_target(args.html, args.file)
     raw = args.raw or _looks_raw(args.file)
     if raw:
         report = analyze_raw_file(args.file, args)
@@ -129,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
             max_chunk_size=args.max_chunk_size,
             profile=args.profile,
         )
+    if getattr(args, "html", None):
+        from .export import write_html
+
+        write_html(report, args.file, args.html, raw=raw, args=args)
     if args.json:
         sys.stdout.write(report.to_json() + "\n")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, TextIO
 
@@ -119,6 +120,11 @@ def _add_capture_options(p: argparse.ArgumentParser) -> None:
         "--cross-check",
         action="store_true",
         help="also parse the bytes with h11 and show what h11/httpx conclude",
+    )
+    p.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="also write a self-contained HTML report with a timeline",
     )
     add_report_options(p)
     p.set_defaults(func=run)
@@ -249,8 +255,34 @@ def _single(exc: BaseException) -> BaseException:
         exc = inner[0]
 
 
+def _html_capture(args: argparse.Namespace, kwargs: dict[str, Any]) -> str | None:
+    """For --html: the capture file the report's timeline is read from (temporary without -o)."""
+    if not getattr(args, "html", None):
+        return None
+    from .export import check_html_target
+
+    check_html_target(args.html, None)
+    if args.output == "-":
+        raise UsageError("--html reads the capture back: give -o a file name, not '-'")
+    if args.output:
+        return str(args.output)
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="chunkscope-html-")
+    kwargs["output"] = os.path.join(folder, "live.capture")
+    return folder
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> int:
     kwargs = build_options(args)
+    html_capture = _html_capture(args, kwargs)
     if args.insecure:
         print(
             "chunkscope: warning: --insecure: the server's TLS certificate is NOT verified",
@@ -281,7 +313,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = trio.run(main)
     except BaseException as exc:
+        if html_capture is not None and not args.output:
+            _remove_tree(html_capture)
         raise _single(exc) from None
+    if html_capture is not None:
+        from .export import write_html
+
+        try:
+            write_html(report, kwargs["output"], args.html, raw=False, args=args)
+        finally:
+            if not args.output:
+                _remove_tree(html_capture)
     if args.json:
         sys.stdout.write(report.to_json() + "\n")
     else:

@@ -47,6 +47,7 @@ _COMMANDS = {
     "serve": "chunkscope.cli.serve",
     "demo": "chunkscope.cli.serve",
     "probe": "chunkscope.cli.probe",
+    "export": "chunkscope.cli.export",
 }
 
 
