@@ -123,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
         _write(args.pcapng, True, lambda f: frames.append(write_pcapng(paths, f)))
         if args.pcapng != "-":
             print(
-                f"chunkscope: {frames[0]} packets ({len(paths)} connections) written to "
-                f"{args.pcapng}",
+                f"chunkscope: {frames[0]} packets ({len(paths)} "
+                f"connection{'' if len(paths) == 1 else 's'}) written to {args.pcapng}",
                 file=sys.stderr,
             )
     return 0

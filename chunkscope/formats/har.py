@@ -394,6 +394,7 @@ def _ending(report: Report) -> dict[str, Any]:
         "chunk": None if p is None else p.chunk,
         "expected": None if p is None else p.expected,
         "missing": None if p is None or p.missing is None else p.missing.decode("latin-1"),
+        "remaining": None if p is None else p.remaining,
         "message": None if p is None else p.message,
         "receivedBytes": report.received_bytes,
         "bodyBytes": report.body_bytes,
