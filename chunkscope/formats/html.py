@@ -101,6 +101,7 @@ table.list td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .hex .r-crlf { background: #f4e6f0; text-decoration: underline dotted; }
 .hex .r-last { background: #ffe1cc; text-decoration: underline double; font-weight: 700; }
 .hex .r-trailer { background: #e8e8e8; text-decoration: underline dashed; }
+.hex .r-body { background: #f3f3f3; }
 .hex .r-extra { background: #ddd; text-decoration: line-through; }
 .hex .mark { outline: 2px solid var(--bad); outline-offset: -1px; font-weight: 700; }
 .hex .caret td { color: var(--bad); font-weight: 700; }
@@ -689,6 +690,9 @@ def _roles(report: Report, start: int, stop: int) -> list[tuple[str, str]]:
             out.append(("head", "response head"))
             continue
         c = chunks[i]
+        if i == len(chunks) - 1 and report.chunks_elided and off >= c.data_offset + c.size + 2:
+            out.append(("body", "chunked body (beyond the chunk records kept)"))
+            continue
         if off < c.data_offset:
             out.append(("size", f"chunk #{c.index} size line"))
         elif off < c.data_offset + c.size:
