@@ -410,6 +410,7 @@ def _ending(report: Report) -> dict[str, Any]:
             # set by provider profiles (apptruth) when present
             "outcome": _to_dict(getattr(sse, "outcome", None)),
             "profile": _to_dict(getattr(sse, "profile", None)),
+            "outcomeDetail": _to_dict(getattr(sse, "outcome_detail", None)),
         }
     hints = getattr(report, "hints", None)
     if hints:

@@ -180,17 +180,21 @@ def _application_axis(report: Report) -> tuple[str, str, str] | None:
     outcome = _to_data(getattr(sse, "outcome", None))
     profile = _to_data(getattr(sse, "profile", None))
     prof = f" (profile {_e(profile)})" if isinstance(profile, str) and profile else ""
-    if outcome:
+    if outcome and str(outcome).lower() != "unknown":  # unknown: say what the events show
+        detail = _to_data(getattr(sse, "outcome_detail", None))
         if isinstance(outcome, dict):
-            word = str(outcome.get("outcome") or outcome.get("kind") or outcome.get("value") or "")
-            said = str(outcome.get("message") or outcome.get("detail") or "")
-        else:
-            word, said = str(outcome), ""
-        good = word.lower() in ("complete", "completed", "ok", "success")
+            detail, outcome = outcome, outcome.get("outcome") or outcome.get("value") or ""
+        said = ""
+        if isinstance(detail, dict):
+            said = str(detail.get("summary") or detail.get("message") or "")
+            if detail.get("reason"):
+                said += f" (reason: {detail['reason']})"
+        word = str(outcome)
+        good = word.lower() in ("complete", "completed")
         return (
             "good" if good else "bad",
             ("✓ " if good else "✕ ") + _e(word.upper()),
-            _e(said) + prof if said else f"application outcome{prof}",
+            (_e(said) or "application outcome") + prof,
         )
     if sse.complete:
         term = sse.terminal_event

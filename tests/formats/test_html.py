@@ -112,7 +112,8 @@ def test_hints_and_the_application_outcome_appear_when_the_report_has_them() -> 
     hint = {"code": "proxy-idle-timeout", "message": "a proxy gave up", "evidence": ["idle 60 s"]}
     sse = _With(
         report.sse,
-        outcome={"outcome": "incomplete", "message": "no message_stop"},
+        outcome="incomplete",
+        outcome_detail={"summary": "no message_stop", "reason": "max_tokens"},
         profile="anthropic",
     )
     page = render_html(_With(report, hints=[hint], sse=sse), timeline)  # type: ignore[arg-type]
@@ -121,6 +122,7 @@ def test_hints_and_the_application_outcome_appear_when_the_report_has_them() -> 
     app = page[page.index('id="axis-application"') : page.index('id="axis-close"')]
     assert "INCOMPLETE" in app
     assert "no message_stop" in app
+    assert "max_tokens" in app
     assert "anthropic" in app
 
 
