@@ -54,6 +54,7 @@ __all__ = ["HAR_VERSION", "capture_entry", "har_document", "write_har"]
 HAR_VERSION = "1.2"
 MAX_BODY_BYTES = 64 << 20  # body bytes kept for content.text; the rest is counted
 _MAX_EVENT_BYTES = 1 << 20  # an SSE event's data kept whole up to this size
+MAX_LISTED = 200_000  # chunk records and SSE events listed per entry; the rest are counted
 _TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml")
 _TEXT_SUFFIXES = ("+json", "+xml")
 
@@ -174,6 +175,8 @@ class _Exchange:
         self.chunks: list[ChunkHeader] = []
         self.last_chunk: ChunkHeader | None = None
         self.events: list[SseEvent] = []
+        self.chunks_omitted = 0
+        self.events_omitted = 0
         self.decoder: _Decoder | None = None
         self.coding_error: str | None = None
         self.end: Ended | None = None
@@ -218,7 +221,7 @@ class _Exchange:
                 "the capture file has no end record: the capture was cut off",
             )
         if self._sse is not None:
-            self.events.extend(self._sse.pop_events())
+            self._keep_events()
         report.connection = {
             k: v for k, v in self.meta.items() if k not in ("r", "format", "version")
         } or None
@@ -271,7 +274,10 @@ class _Exchange:
                 if event.size == 0:
                     self.last_chunk = event
                 else:
-                    self.chunks.append(event)
+                    if len(self.chunks) < MAX_LISTED:
+                        self.chunks.append(event)
+                    else:
+                        self.chunks_omitted += 1
                     self._ranges.append((event.data_offset, event.data_offset + event.size))
         if not self._started:
             if analyzer.framing is None:
@@ -301,6 +307,13 @@ class _Exchange:
                 self._body(data[lo - base : hi - base], lo, t)
             self._plain_from = hi if self._plain_left != 0 else None
 
+    def _keep_events(self) -> None:
+        assert self._sse is not None
+        events = self._sse.pop_events()
+        room = MAX_LISTED - len(self.events)
+        self.events.extend(events[:room] if room < len(events) else events)
+        self.events_omitted += max(0, len(events) - max(room, 0))
+
     def _body(self, piece: bytes, offset: int, t: float) -> None:
         self.wire_body += len(piece)
         if self.decoder is not None:
@@ -312,8 +325,7 @@ class _Exchange:
             self.body.extend(piece[:room])
         if self._sse is not None and piece:
             self._sse.feed(piece, offset, t)
-            if len(self.events) < 10_000_000:
-                self.events.extend(self._sse.pop_events())
+            self._keep_events()
 
 
 # -- the entry ----------------------------------------------------------------
@@ -551,6 +563,8 @@ def capture_entry(
     entry["comment"] = f"chunkscope capture {os.path.basename(ex.path)}"
     entry["_chunks"] = [c.to_dict() for c in ex.chunks]
     entry["_lastChunk"] = None if ex.last_chunk is None else ex.last_chunk.to_dict()
+    if ex.chunks_omitted:
+        entry["_chunksOmitted"] = ex.chunks_omitted
     if report.sse is not None or ex.events:
         entry["_eventSourceMessages"] = [
             {
@@ -564,6 +578,8 @@ def capture_entry(
             }
             for e in ex.events
         ]
+    if ex.events_omitted:
+        entry["_eventSourceMessagesOmitted"] = ex.events_omitted
     entry["_ending"] = _ending(report)
     return entry
 

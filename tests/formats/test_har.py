@@ -179,3 +179,20 @@ def test_no_response_is_status_0_with_an_error(tmp_path: Path) -> None:
     assert entry["response"]["status"] == 0
     assert entry["response"]["_error"].startswith("no-response: ")
     assert entry["timings"]["wait"] == 500.0
+
+
+def test_long_streams_list_a_bounded_number_of_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.streams import write_long_sse_capture
+
+    import chunkscope.formats.har as har
+
+    monkeypatch.setattr(har, "MAX_LISTED", 50)
+    path = write_long_sse_capture(tmp_path / "long.capture", 1000)
+    entry = capture_entry(path)
+    validate(har_document([entry]))
+    assert (len(entry["_chunks"]), entry["_chunksOmitted"]) == (50, 951)
+    assert (len(entry["_eventSourceMessages"]), entry["_eventSourceMessagesOmitted"]) == (50, 951)
+    assert entry["_ending"]["chunkCount"] == 1001
+    assert entry["response"]["content"]["text"].endswith("data: [DONE]\n\n")
