@@ -223,3 +223,55 @@ def test_tshark_reads_the_export(tmp_path: Path, name: str) -> None:
         bytes.fromhex(line.strip()) for line in follow.splitlines() if line.startswith("\t")
     )
     assert server == load_capture(FIXTURES / name).server_bytes
+
+
+def _write_capture(path: Path, meta: dict[str, object], end: bool) -> Path:
+    from chunkscope.formats.capture import CaptureWriter
+
+    body = b"5\r\nhello\r\n0\r\n\r\n"
+    with CaptureWriter(path, meta=meta) as w:
+        w.sent(0.0, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        w.received(0.1, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        if end:
+            w.ended("timeout", 0.5)
+    return path
+
+
+def test_a_capture_cut_off_mid_write_just_stops(tmp_path: Path) -> None:
+    path = _write_capture(tmp_path / "cut.capture", {"local": "10.0.0.1:40000"}, end=False)
+    with open(path, "ab") as f:
+        f.write(b'{"r":"recv","t":0.2,"da')  # the process died mid-record
+    out = tmp_path / "cut.pcapng"
+    with open(out, "wb") as f:
+        write_pcapng(path, f)
+    _, frames = read_pcapng(out)
+    assert not any(f.flags & (FIN | RST) for f in frames)
+    syn = frames[0]
+    # no peer recorded: a documentation address, and the SYN's comment says so
+    assert syn.dst == ("192.0.2.1", 80)
+    assert "RFC 5737 documentation addresses" in (syn.comment or "")
+
+
+def test_ipv6_connections_are_ipv6_frames_tshark_reads(tmp_path: Path) -> None:
+    meta = {"local": "[::1]:40000", "peer": "[::1]:8080", "target": "http://[::1]:8080/"}
+    path = _write_capture(tmp_path / "v6.capture", meta, end=True)
+    out = tmp_path / "v6.pcapng"
+    with open(out, "wb") as f:
+        write_pcapng(path, f)
+    assert out.read_bytes().count(b"\x60\x00\x00\x00") >= 3  # IPv6 version nibbles
+    fields = _tshark(
+        "-r",
+        str(out),
+        "-Y",
+        "http.response",
+        "-T",
+        "fields",
+        "-e",
+        "ipv6.src",
+        "-e",
+        "http.chunk_size",
+    )
+    assert fields.split() == ["::1", "5,0"]
+    # chunkscope closed after its idle timeout: the client's FIN ends the stream
+    ends = _tshark("-r", str(out), "-Y", "tcp.flags.fin==1", "-T", "fields", "-e", "tcp.srcport")
+    assert ends.split() == ["40000"]
