@@ -60,6 +60,12 @@ def test_export_to_stdout(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
         (["export", str(FIELD), "--har", "-", "--pcapng", "-"], ["both write to stdout"]),
         (["analyze", str(FIELD), "--html", "/no/such/dir/r.html"], ["no such directory"]),
         (["analyze", "--raw", "-", "--html", "r.html"], ["stdin cannot be read twice"]),
+        # refused before connecting: nothing listens on port 9
+        (
+            ["capture", "http://127.0.0.1:9/", "--html", "/no/such/dir/r.html"],
+            ["no such directory"],
+        ),
+        (["capture", "http://127.0.0.1:9/", "-o", "-", "--html", "r.html"], ["not '-'"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
