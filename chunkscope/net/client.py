@@ -54,7 +54,7 @@ from ..formats.capture import CaptureWriter
 from .recorder import Recorder
 from .tls import TLSStream
 
-__all__ = ["CaptureOptions", "capture", "classify_receive_error"]
+__all__ = ["CaptureOptions", "capture", "classify_receive_error", "open_connection"]
 
 RECEIVE_SIZE = 1 << 20  # the most one read takes; a read returns what the socket holds
 GRACE_AFTER_COMPLETE = 1.0  # seconds to wait for the server's own close
@@ -367,21 +367,7 @@ async def _run(
     max_deadline = math.inf if not options.max_time else clock0 + options.max_time
     stream: trio.abc.Stream
     try:
-        with trio.fail_after(options.connect_timeout or math.inf):
-            with trio.CancelScope(deadline=max_deadline):
-                stream = await _connect(options, target, meta, timings)
-            if trio.current_time() >= max_deadline:
-                raise TransportError(
-                    "timeout",
-                    target.where,
-                    f"--max-time {options.max_time} s passed while connecting",
-                )
-    except trio.TooSlowError:
-        raise TransportError(
-            "timeout",
-            target.where,
-            f"no connection within --connect-timeout {options.connect_timeout} s",
-        ) from None
+        stream = await open_connection(options, target, meta, timings, max_deadline)
     except TransportError as exc:
         if writer is not None:
             writer.meta(error={"kind": exc.kind, "reason": exc.reason}, timings=timings)
@@ -417,6 +403,38 @@ async def _run(
     report.connection = meta
     report.request = {"method": options.method.upper(), "url": options.url}
     return report
+
+
+async def open_connection(
+    options: CaptureOptions,
+    target: _Target,
+    meta: dict[str, Any],
+    timings: dict[str, float],
+    max_deadline: float = math.inf,
+) -> trio.abc.Stream:
+    """Dial ``target`` as ``options`` say (DNS, TCP, proxy, TLS) within ``--connect-timeout``.
+
+    Fills ``meta`` (addresses, TLS details) and ``timings``; raises
+    :class:`TransportError` for every way of not getting a connection. The
+    capture client and the tap share it.
+    """
+    try:
+        with trio.fail_after(options.connect_timeout or math.inf):
+            with trio.CancelScope(deadline=max_deadline):
+                stream = await _connect(options, target, meta, timings)
+            if trio.current_time() >= max_deadline:
+                raise TransportError(
+                    "timeout",
+                    target.where,
+                    f"--max-time {options.max_time} s passed while connecting",
+                )
+    except trio.TooSlowError:
+        raise TransportError(
+            "timeout",
+            target.where,
+            f"no connection within --connect-timeout {options.connect_timeout} s",
+        ) from None
+    return stream
 
 
 async def _connect(

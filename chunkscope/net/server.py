@@ -37,7 +37,7 @@ import trio
 
 from ..core.report import CloseKind
 
-__all__ = ["CLOSES", "Script", "ServerInfo", "serve", "serve_listeners"]
+__all__ = ["CLOSES", "Script", "ServerInfo", "end_connection", "serve", "serve_listeners"]
 
 CLOSES = ("fin", "reset", "tls-close-notify", "tls-no-close-notify", "stall")
 REQUEST_TIMEOUT = 10.0  # seconds a client gets to send its request
@@ -149,7 +149,15 @@ def _set_linger_zero(stream: trio.abc.Stream) -> None:
 async def _end(stream: trio.abc.Stream, script: Script) -> None:
     if script.stall > 0 or script.close == "stall":
         await trio.sleep(script.stall if script.stall > 0 else 3600)
-    close = script.close
+    await end_connection(stream, script.close)
+
+
+async def end_connection(stream: trio.abc.Stream, close: str) -> None:
+    """End a server-side connection for real: ``fin``, ``reset``, ``tls-close-notify`` or ``tls-no-close-notify``.
+
+    ``stream`` is a ``trio.SocketStream`` or a ``trio.SSLStream`` over one
+    (the TLS endings need the latter; on plain TCP they are a FIN).
+    """
     if close == "reset":
         await trio.sleep(RESET_PAUSE)
         _set_linger_zero(stream)
