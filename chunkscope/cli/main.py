@@ -48,6 +48,7 @@ _COMMANDS = {
     "demo": "chunkscope.cli.serve",
     "probe": "chunkscope.cli.probe",
     "export": "chunkscope.cli.export",
+    "tap": "chunkscope.cli.tap",
 }
 
 
