@@ -11,6 +11,10 @@ lives until the test ends; ``source`` is a capture file, raw bytes, a
 :class:`chunkscope.testing.Response` or a Script; faults are ``truncate_at``,
 ``close``, ``stall``, ``slice``, ``delay_per_write``, ``speed``.
 ``chunkscope_tls`` is a throwaway CA with server and client SSL contexts.
+``chunkscope_tap(upstream, **options)`` starts a recording tap in front of
+a server (or any URL) for the test, its captures in ``tmp_path``; point a
+real SDK at it with ``tap.env`` (``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL``)
+and read ``tap.exchanges`` after ``await tap.wait_idle()``.
 Assertions: :func:`chunkscope.testing.assert_report`.
 
 The module imports nothing heavy at load time so that registering the plugin
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .testing import RunningServer, TlsPair
+    from .testing import RunningServer, RunningTap, TlsPair
 
 
 @pytest.fixture
@@ -47,6 +51,26 @@ async def chunkscope_server() -> AsyncIterator[Callable[..., Awaitable[RunningSe
 
         async def start(source: Any, **options: Any) -> RunningServer:
             return await start_server(nursery, source, **options)
+
+        yield start
+        nursery.cancel_scope.cancel()
+
+
+@pytest.fixture
+async def chunkscope_tap(tmp_path: Any) -> AsyncIterator[Callable[..., Awaitable[RunningTap]]]:
+    """A factory that starts recording taps (captures in ``tmp_path``) for the duration of the test."""
+    import trio
+
+    from .testing import start_tap
+
+    async with trio.open_nursery() as nursery:
+        count = 0
+
+        async def start(upstream: Any, **options: Any) -> RunningTap:
+            nonlocal count
+            count += 1
+            options.setdefault("directory", tmp_path / f"tap-{count}")
+            return await start_tap(nursery, upstream, **options)
 
         yield start
         nursery.cancel_scope.cancel()

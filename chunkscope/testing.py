@@ -23,11 +23,14 @@ from .core.report import Report
 from .net.replay import RunningServer, Source, make_script, serving, start_server
 from .net.responses import Response, sse_event
 from .net.server import Script
+from .net.tap import Exchange, RunningTap, start_tap, tapping
 from .net.throwaway_ca import TlsPair, tls_pair
 
 __all__ = [
+    "Exchange",
     "Response",
     "RunningServer",
+    "RunningTap",
     "Script",
     "Source",
     "TlsPair",
@@ -36,6 +39,8 @@ __all__ = [
     "serving",
     "sse_event",
     "start_server",
+    "start_tap",
+    "tapping",
     "tls_pair",
 ]
 

@@ -187,19 +187,6 @@ def summary_table(info: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _environment(info: Any, ca_path: str | None) -> dict[str, str]:
-    """What a client needs to use the tap without a code change."""
-    env = dict(os.environ)
-    base = info.root + info.prefix
-    env["OPENAI_BASE_URL"] = base
-    # anthropic-sdk-python adds /v1 itself.
-    env["ANTHROPIC_BASE_URL"] = base[: -len("/v1")] if base.endswith("/v1") else base
-    env["CHUNKSCOPE_TAP_URL"] = info.url
-    if ca_path:
-        env["CHUNKSCOPE_TAP_CA"] = ca_path
-    return env
-
-
 def run(args: argparse.Namespace) -> int:
     import trio
 
@@ -241,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     async def run_command(info: Any, cancel: trio.CancelScope) -> None:
         try:
             done = await trio.run_process(
-                command, env=_environment(info, ca_path), stdin=None, check=False
+                command, env={**os.environ, **info.environment(ca_path)}, stdin=None, check=False
             )
         except OSError as exc:
             raise UsageError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from None

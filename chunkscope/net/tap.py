@@ -52,9 +52,11 @@ import os
 import re
 import ssl
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -77,16 +79,20 @@ from .client import (
 )
 from .recorder import Recorder
 from .server import end_connection
+from .throwaway_ca import TlsPair, tls_pair
 
 __all__ = [
     "DEFAULT_DIRECTORY",
     "Exchange",
+    "RunningTap",
     "TapInfo",
     "TapOptions",
     "capture_name",
     "mirror_close",
     "rewrite_host",
     "serve_tap",
+    "start_tap",
+    "tapping",
 ]
 
 DEFAULT_DIRECTORY = "chunkscope-captures"
@@ -201,6 +207,24 @@ class TapInfo:
         """Wait until no exchange is in flight."""
         while self.in_flight:
             await self.idle.wait()
+
+    def environment(self, ca_pem: str | None = None) -> dict[str, str]:
+        """The variables that point an unmodified SDK at the tap (``-- COMMAND`` gets them).
+
+        ``OPENAI_BASE_URL`` is the tap plus the upstream's path prefix
+        (``/v1``); ``ANTHROPIC_BASE_URL`` the same without a final ``/v1``
+        (anthropic-sdk-python adds it); ``CHUNKSCOPE_TAP_URL`` is :attr:`url`;
+        ``CHUNKSCOPE_TAP_CA`` the CA that signs a TLS tap's certificate.
+        """
+        base = self.root + self.prefix
+        env = {
+            "OPENAI_BASE_URL": base,
+            "ANTHROPIC_BASE_URL": base[: -len("/v1")] if base.endswith("/v1") else base,
+            "CHUNKSCOPE_TAP_URL": self.url,
+        }
+        if ca_pem:
+            env["CHUNKSCOPE_TAP_CA"] = ca_pem
+        return env
 
 
 def _utc_now() -> datetime:
@@ -737,3 +761,131 @@ async def serve_tap(
     finally:
         for listener in listeners:
             await trio.aclose_forcefully(listener)
+
+
+@dataclass
+class RunningTap:
+    """A tap started by :func:`tapping` or :func:`start_tap`."""
+
+    info: TapInfo
+    tls: TlsPair | None
+
+    @property
+    def url(self) -> str:
+        """The URL clients use instead of the upstream's (``http://127.0.0.1:PORT/v1``)."""
+        return self.info.url
+
+    @property
+    def directory(self) -> str:
+        return self.info.directory
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        """The exchanges that ended so far, in the order they ended."""
+        return list(self.info.exchanges)
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client context that trusts a TLS tap's throwaway CA."""
+        return None if self.tls is None else self.tls.client_context
+
+    @property
+    def ca_pem(self) -> str | None:
+        return None if self.tls is None else self.tls.ca_pem
+
+    @property
+    def env(self) -> dict[str, str]:
+        """``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL``, ``CHUNKSCOPE_TAP_URL`` (see :meth:`TapInfo.environment`)."""
+        return self.info.environment(self.ca_pem)
+
+    def captures(self) -> list[str]:
+        """The capture files in the tap's directory, in time order."""
+        return sorted(
+            os.path.join(self.directory, name)
+            for name in os.listdir(self.directory)
+            if name.endswith(".capture")
+        )
+
+    async def wait_idle(self) -> None:
+        """Wait until every exchange so far has ended (its capture closed, its line printed)."""
+        await self.info.wait_idle()
+
+
+def _upstream_of(upstream: Any, prefix: str, options: dict[str, Any]) -> str:
+    url = getattr(upstream, "url", upstream)
+    if not isinstance(url, str):
+        raise UsageError(f"the upstream must be a URL or a running server, got {upstream!r}")
+    context = getattr(upstream, "ssl_context", None)
+    if context is not None:
+        options.setdefault("ssl_context", context)
+    if prefix:
+        url = url.rstrip("/") + "/" + prefix.strip("/")
+    return url
+
+
+async def start_tap(
+    nursery: trio.Nursery,
+    upstream: Any,
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    prefix: str = "",
+    tls: bool | TlsPair = False,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_exchange: Callable[[Exchange], None] | None = None,
+    **options: Any,
+) -> RunningTap:
+    """Start a tap in ``nursery`` in front of ``upstream``; it runs until the nursery is cancelled.
+
+    ``upstream`` is a URL or a running server (:func:`chunkscope.testing.serving`),
+    whose CA the tap then trusts; ``prefix`` is added to its URL (``"v1"``).
+    ``directory`` defaults to a fresh temporary folder. ``tls`` makes the
+    tap speak TLS to its clients (``True``: a throwaway CA; or a
+    :class:`TlsPair`, e.g. the served fixture's, so one CA covers both).
+    ``options`` are :class:`TapOptions` fields.
+    """
+    import tempfile
+
+    url = _upstream_of(upstream, prefix, options)
+    folder = (
+        os.fspath(directory)
+        if directory is not None
+        else tempfile.mkdtemp(prefix="chunkscope-tap-")
+    )
+    pair = tls if isinstance(tls, TlsPair) else (tls_pair() if tls else None)
+    tap_options = TapOptions(upstream=url, directory=folder, **options)
+    info: TapInfo = await nursery.start(
+        partial(
+            serve_tap,
+            tap_options,
+            host=host,
+            port=port,
+            ssl_context=None if pair is None else pair.server_context,
+            on_exchange=on_exchange,
+        )
+    )
+    return RunningTap(info, pair)
+
+
+@asynccontextmanager
+async def tapping(
+    upstream: Any, directory: str | os.PathLike[str] | None = None, **options: Any
+) -> AsyncIterator[RunningTap]:
+    """Run a tap in front of ``upstream`` for the duration of the ``async with`` block.
+
+    Example (pytest-trio), an SDK in a subprocess driven through the tap::
+
+        async with serving(Response(events=[...]), truncate_at="before-last-chunk") as server:
+            async with tapping(server, tmp_path, prefix="v1") as tap:
+                subprocess.run([...], env={**os.environ, **tap.env})  # via trio.to_thread
+                await tap.wait_idle()
+                report = tap.exchanges[0].report
+
+    Options as :func:`start_tap`.
+    """
+    async with trio.open_nursery() as nursery:
+        tap = await start_tap(nursery, upstream, directory, **options)
+        try:
+            yield tap
+        finally:
+            nursery.cancel_scope.cancel()
