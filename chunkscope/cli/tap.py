@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -219,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
     )
     ctx, ca_path = _server_context(args)
     command: list[str] = list(args.command)
+    if command and shutil.which(command[0]) is None:
+        raise UsageError(f"cannot run {command[0]!r}: no such command")
     state: dict[str, Any] = {"code": 0}
 
     def on_exchange(exchange: Any) -> None:
