@@ -657,6 +657,11 @@ class _Tap:
         head = analyzer.head
         if not request.keep_alive or head is None or head.get("version") != "1.1":
             return False
+        if analyzer.extra_bytes:
+            # Bytes after the message came in the same read and were relayed: a
+            # client reusing the connection would take them for its next
+            # response, so the connection ends as the upstream ends it.
+            return False
         headers = head.get("headers")
         return not _has_close_token(headers if isinstance(headers, list) else ())
 
