@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from chunkscope import load_capture
 from chunkscope.net.server import Script, serve
 from chunkscope.net.tap import capture_name, mirror_close, rewrite_host
 from chunkscope.testing import Response, serving, sse_event, tapping, tls_pair
+
+pytest_plugins = ["pytester"]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 ALL_FIXTURES = sorted(FIXTURES.glob("*.capture"))
@@ -409,3 +412,13 @@ async def test_the_pytest_fixture_runs_a_tap(chunkscope_server: Any, chunkscope_
     assert [os.path.basename(p) for p in tap.captures()] == [
         os.path.basename(tap.exchanges[0].capture)
     ]
+
+
+def test_the_readme_tap_example_passes(pytester: pytest.Pytester) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("A `chunkscope_tap(upstream, **options)` fixture", 1)[1]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    pytester.makeini("[pytest]\ntrio_mode = true\n")
+    pytester.makepyfile(test_from_readme=code)
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
