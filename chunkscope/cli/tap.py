@@ -217,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout or None,
         redact=not args.no_redact,
         terminal_events=args.terminal_event,
+        keep_exchanges=0,  # each line is printed as its exchange ends: memory stays constant
     )
     ctx, ca_path = _server_context(args)
     command: list[str] = list(args.command)

@@ -116,7 +116,8 @@ class TapOptions:
     forwarded with their own paths. ``idle_timeout`` (seconds without an
     upstream byte, None never) ends a recording as ``timeout``.
     ``ssl_context`` replaces the upstream TLS context built from ``cacert``
-    and ``insecure``.
+    and ``insecure``. ``keep_exchanges`` bounds the ended exchanges (with
+    their reports) that :class:`TapInfo` keeps; outcomes are counted for all.
     """
 
     upstream: str
@@ -130,6 +131,7 @@ class TapOptions:
     redact: bool = True
     terminal_events: Iterable[str] = ()
     ssl_context: ssl.SSLContext | None = None
+    keep_exchanges: int = KEPT_EXCHANGES  # how many ended exchanges TapInfo keeps (0: none)
 
 
 @dataclass
@@ -595,9 +597,9 @@ class _Tap:
                         "the tap was stopped before the connection ended",
                     )
                 writer.close()
+                self._finish(exchange)  # before any await: a cancelled tap still counts it
                 if upstream is not None:
                     await trio.aclose_forcefully(upstream)
-                self._finish(exchange)
 
     async def _relay(
         self, client: _Client, upstream: trio.abc.Stream, recorder: Recorder, request: _Request
@@ -643,6 +645,10 @@ class _Tap:
             if waiting.cancelled_caught and not watch.cancel_called:
                 return "timeout", CloseKind.TIMEOUT, f"no byte for --idle-timeout {idle:g} s"
         client.watch(None)
+        if analyzer.message_complete:
+            # The client had the whole response and went: nothing was cut. How
+            # the upstream closes is still worth recording.
+            return "complete", CloseKind.UNKNOWN, None
         last = recorder.last_t
         since = "" if last is None else f", {recorder.clock() - last:.3f} s after the last byte"
         return (
@@ -697,8 +703,8 @@ class _Tap:
                 exchange.report = recorder.end(kind, detail)
             exchange.report = recorder.ended
             writer.close()
+            self._finish(exchange)  # before any await: a cancelled tap still counts it
             await trio.aclose_forcefully(upstream)
-            self._finish(exchange)
 
     def _finish(self, exchange: Exchange) -> None:
         info = self.info
@@ -753,6 +759,7 @@ async def serve_tap(
         tls=ssl_context is not None,
         upstream=options.upstream,
         directory=options.directory,
+        exchanges=deque(maxlen=max(0, options.keep_exchanges)),
     )
     info.idle.set()
     tap = _Tap(options, info, ssl_context, on_exchange)

@@ -166,3 +166,70 @@ def test_bad_input_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_stopping_the_tap_mid_stream_leaves_a_loadable_capture(
+    serve_process: Any, tmp_path: Path
+) -> None:
+    server = serve_process(
+        "--speed",
+        "0",
+        "--truncate-at",
+        "mid-chunk:4",
+        "--close",
+        "stall",
+        "--stall",
+        "60",
+        str(CUT),
+    )
+    tap = _tap(server.url, "--dir", str(tmp_path))
+    try:
+        assert tap.stdout is not None
+        host, port = tap.stdout.readline().strip().split("//")[1].rstrip("/").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/v1/models")
+        response = conn.getresponse()
+        assert response.status == 200
+        response.read1(100)  # part of the body arrived; the upstream now stalls
+        tap.send_signal(signal.SIGTERM)
+        out, err = tap.communicate(timeout=20)
+        conn.close()
+    finally:
+        if tap.poll() is None:
+            tap.kill()
+            tap.communicate(timeout=10)
+    assert tap.returncode == 0, err
+    assert "      1  truncated, interrupted\n" in out
+    (name,) = os.listdir(tmp_path)
+    capture = load_capture(tmp_path / name)
+    assert capture.end is not None
+    assert capture.end.kind.value == "interrupted"
+    assert capture.end.detail == "the tap was stopped before the connection ended"
+    assert capture.server_bytes == load_capture(CUT).server_bytes[: len(capture.server_bytes)]
+
+
+def test_a_tls_tap_writes_its_ca_for_clients(serve_process: Any, tmp_path: Path) -> None:
+    import ssl
+
+    server = serve_process("--speed", "0", str(CUT))
+    ca = tmp_path / "tap-ca.pem"
+    tap = _tap(server.url, "--tls", "--ca-out", str(ca), "--dir", str(tmp_path / "caps"))
+    try:
+        assert tap.stdout is not None
+        url = tap.stdout.readline().strip()
+        assert url.startswith("https://127.0.0.1:")
+        host, port = url.split("//")[1].rstrip("/").split(":")
+        context = ssl.create_default_context(cafile=str(ca))
+        conn = http.client.HTTPSConnection(host, int(port), timeout=10, context=context)
+        conn.request("GET", "/")
+        with pytest.raises(http.client.IncompleteRead):
+            conn.getresponse().read()
+        conn.close()
+        assert "| truncated at chunk-boundary" in tap.stdout.readline()
+        tap.send_signal(signal.SIGTERM)
+        tap.communicate(timeout=20)
+    finally:
+        if tap.poll() is None:
+            tap.kill()
+            tap.communicate(timeout=10)
+    assert tap.returncode == 0

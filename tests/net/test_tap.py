@@ -422,3 +422,58 @@ def test_the_readme_tap_example_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_from_readme=code)
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+async def test_curl_uploads_through_the_tap_with_expect_100_continue(tmp_path: Path) -> None:
+    curl = shutil_which("curl")
+    body = os.urandom(3 << 20)  # curl asks for 100-continue above 1 MiB
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(body)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(_body_echo)
+        async with tapping(f"http://127.0.0.1:{port}", tmp_path / "caps") as tap:
+            done = await trio.run_process(
+                [curl, "-sS", "-v", "--data-binary", f"@{upload}", tap.url + "upload"],
+                capture_stdout=True,
+                capture_stderr=True,
+            )
+            await tap.wait_idle()
+        nursery.cancel_scope.cancel()
+    assert b"Expect: 100-continue" in done.stderr
+    assert b"HTTP/1.1 100 Continue" in done.stderr
+    echoed = json.loads(done.stdout)
+    assert echoed["size"] == len(body)
+    assert echoed["sha256"] == hashlib.sha256(body).hexdigest()
+    assert tap.exchanges[0].outcome == "complete, fin"
+
+
+def shutil_which(name: str) -> str:
+    import shutil
+
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+async def test_the_tap_reaches_its_upstream_through_squid_and_keeps_its_ending(
+    tmp_path: Path,
+) -> None:
+    from support.middlebox import Squid
+
+    pair = tls_pair(str(tmp_path))
+    async with serving(
+        COMPLETE, tls=pair, speed=0, truncate_at="before-last-chunk", close="tls-no-close-notify"
+    ) as server:
+        with Squid(tmp_path, stock=False) as squid:
+            async with tapping(
+                server, tmp_path / "caps", proxy=f"http://127.0.0.1:{squid.port}"
+            ) as tap:
+                received, how = await raw_exchange(tap.info.port)
+                await tap.wait_idle()
+    assert received == server.server_bytes
+    assert how == "fin"
+    exchange = tap.exchanges[0]
+    assert exchange.report is not None
+    assert exchange.report.close.kind.value == "tls-no-close-notify"  # a tunnel passes it through
+    assert load_capture(exchange.capture).meta["proxy"] == f"127.0.0.1:{squid.port}"
