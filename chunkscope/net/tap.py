@@ -488,6 +488,8 @@ class _Tap:
                 )
             elif isinstance(event, h11.ConnectionClosed):
                 return None
+            elif event is h11.PAUSED:  # not before EndOfMessage, but never loop on it
+                raise _Refused(400, "Bad Request", "chunkscope tap: cannot read this request")
             # h11.Data: the body is forwarded from ``raw``, exactly as sent
 
     async def _answer(self, client: _Client, status: int, phrase: str, reason: str) -> None:
