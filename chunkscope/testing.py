@@ -13,6 +13,15 @@ assert where it stopped. Example (pytest-trio)::
         async with serving(script, tls=True) as server:
             report = await chunkscope.capture(server.url, ssl_context=server.ssl_context)
         assert_report(report, verdict="truncated", state="chunk-boundary", missing=b"0\\r\\n\\r\\n")
+
+To drive a real client or SDK unchanged, put a recording tap in front of the
+server (:func:`tapping`, or the ``chunkscope_tap`` fixture): the client gets
+exactly the server's bytes and endings, and each exchange is recorded::
+
+    async with serving(script) as server, tapping(server, tmp_path, prefix="v1") as tap:
+        ...  # run the SDK with env={**os.environ, **tap.env}
+        await tap.wait_idle()
+        assert tap.exchanges[0].report.close.kind.value == "fin"
 """
 
 from __future__ import annotations

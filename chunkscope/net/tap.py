@@ -616,6 +616,7 @@ class _Tap:
         idle = self.options.idle_timeout or math.inf
         tls = self.target.tls
         send = client.stream.send_all
+        grace = math.inf
         with trio.CancelScope() as watch:
             client.watch(watch)
             try:
@@ -641,10 +642,24 @@ class _Tap:
                     except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                         client._leave(f"sending to it failed ({exc})")
                         break
-                    if analyzer.message_complete and self._reusable(analyzer, request):
-                        return "complete", CloseKind.UNKNOWN, None
-                    waiting.deadline = trio.current_time() + idle
+                    if analyzer.message_complete:
+                        if self._reusable(analyzer, request):
+                            return "complete", CloseKind.UNKNOWN, None
+                        if grace == math.inf:
+                            # The connection is to close: the upstream gets a grace
+                            # period to close it, as capture gives a server.
+                            grace = trio.current_time() + GRACE_AFTER_COMPLETE
+                    waiting.deadline = min(trio.current_time() + idle, grace)
             if waiting.cancelled_caught and not watch.cancel_called:
+                if analyzer.message_complete:
+                    return (
+                        "ended",
+                        CloseKind.UNKNOWN,
+                        (
+                            "the upstream kept its connection open after a complete response; "
+                            "the tap closed it"
+                        ),
+                    )
                 return "timeout", CloseKind.TIMEOUT, f"no byte for --idle-timeout {idle:g} s"
         client.watch(None)
         if analyzer.message_complete:

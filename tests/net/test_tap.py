@@ -477,3 +477,24 @@ async def test_the_tap_reaches_its_upstream_through_squid_and_keeps_its_ending(
     assert exchange.report is not None
     assert exchange.report.close.kind.value == "tls-no-close-notify"  # a tunnel passes it through
     assert load_capture(exchange.capture).meta["proxy"] == f"127.0.0.1:{squid.port}"
+
+
+async def test_an_upstream_that_keeps_a_closing_connection_open_is_closed_after_a_grace(
+    tmp_path: Path,
+) -> None:
+    answer = Response(body=b"{}", headers=[("Content-Type", "application/json")])
+    async with (
+        serving(answer.script(close="stall"), stall=30) as server,
+        tapping(server, tmp_path) as tap,
+    ):
+        received, how = await raw_exchange(tap.info.port, limit=10)  # sends Connection: close
+        await tap.wait_idle()
+    assert received == server.server_bytes
+    assert how == "fin"
+    report = tap.exchanges[0].report
+    assert report is not None
+    assert report.verdict.value == "complete"
+    assert report.close.kind.value == "unknown"
+    assert report.close.detail == (
+        "the upstream kept its connection open after a complete response; the tap closed it"
+    )
