@@ -187,7 +187,7 @@ async def test_an_unmodified_sdk_raises_the_same_through_the_tap(sdk: str, tmp_p
         direct, through = runs["direct"].result["cases"][i], runs["tap"].result["cases"][i]
         assert through["error"] == direct["error"], fault
         assert through["events"] == direct["events"], fault
-        assert direct["events"], f"{fault}: the SDK saw no event at all"
+        assert direct["events"], f"{fault}: the SDK saw no event at all: {direct}"
         if fault == "cut-before-last-chunk-tls":
             assert direct["events"][-1] in ("thread.run.completed", "message_stop")
         if fault == "stall":
