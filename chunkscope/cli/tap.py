@@ -167,10 +167,7 @@ def describe_exchange(exchange: Any) -> str:
     parts.append(ending)
     sse = report.sse
     if sse is not None:
-        outcome = getattr(sse, "outcome", None)  # provider-aware outcome, where the report has one
-        if outcome is None:
-            outcome = "complete" if sse.complete else "incomplete"
-        parts.append(f"sse {outcome}, {sse.events} events")
+        parts.append(f"sse {sse.outcome}, {sse.events} events")
     parts.append(name)
     return " | ".join(parts)
 

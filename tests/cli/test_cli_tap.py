@@ -85,7 +85,7 @@ def test_tap_runs_a_command_through_itself_and_exits_with_its_code(
     assert exchange.startswith("#1 POST /v1/threads/runs 200 | truncated at chunk-boundary, byte")
     assert "missing b'0\\r\\n\\r\\n'" in exchange
     assert "| fin, " in exchange
-    assert "| sse complete, 23 events |" in exchange
+    assert "| sse completed, 23 events |" in exchange
     files = sorted(os.listdir(captures))
     assert len(files) == 1
     assert exchange.endswith(files[0])
