@@ -67,8 +67,11 @@ _CONTEXT_BEFORE = 64  # bytes shown before the end of the stream or a malformati
 _CONTEXT_AFTER = 16
 
 # How a close-delimited body may end and still be whole (RFC 9112 §6.3 item 8,
-# §9.8: a TLS close without close_notify is an incomplete close).
-_CLEAN_CLOSES = frozenset({CloseKind.FIN, CloseKind.TLS_CLOSE_NOTIFY, CloseKind.UNKNOWN})
+# §9.8: a TLS close without close_notify is an incomplete close). Only an
+# observed clean close counts: ``unknown`` (a capture file without an end
+# record, a raw byte file, an unclassified read error) leaves the end of the
+# body unknown, so the verdict is truncated, never complete.
+_CLEAN_CLOSES = frozenset({CloseKind.FIN, CloseKind.TLS_CLOSE_NOTIFY})
 
 
 class _Phase(enum.Enum):

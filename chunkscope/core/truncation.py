@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .framing import ChunkedReader
 from .head import HeadReader
-from .report import Close, Problem, ProblemState, Verdict
+from .report import Close, CloseKind, Problem, ProblemState, Verdict
 
 __all__ = ["explain_truncation"]
 
@@ -123,6 +123,14 @@ def explain_truncation(
         message = (
             f"stream ended at byte {end} after {body_bytes} of {content_length} "
             f"body bytes; {remaining} missing"
+        )
+    elif close.kind is CloseKind.UNKNOWN:
+        # No close was observed (no end record, raw bytes, an unclassified
+        # error): for a body delimited by the close, its end is unknown.
+        expected = "an observed clean close (TCP FIN, or TLS close_notify) ending the close-delimited body"
+        message = (
+            f"close-delimited body: the stream ends at byte {end} but how the connection ended "
+            "is unknown, so the end of the body is unknown (it may have been cut)"
         )
     else:
         expected = "a clean close (TCP FIN, or TLS close_notify) ending the close-delimited body"

@@ -125,3 +125,30 @@ def test_chunk_listing(capsys: pytest.CaptureFixture[str]) -> None:
     assert "#0 " in out
     assert "#22 " in out
     assert "more ..." in out
+
+
+def test_close_delimited_capture_without_end_record_is_not_complete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chunkscope import CaptureWriter
+
+    path = tmp_path / "killed.capture"
+    with CaptureWriter(path, meta={"target": "http://127.0.0.1/"}) as w:
+        w.sent(0.0, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        w.received(0.01, b"HTTP/1.1 200 OK\r\n\r\nhello")  # no end record: the process died
+    assert main(["analyze", str(path), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"] == "truncated"
+    assert report["close"]["kind"] == "unknown"
+    assert report["problem"]["state"] == "body"
+    assert "end of the body is unknown" in report["problem"]["message"]
+
+
+def test_raw_close_delimited_bytes_need_an_observed_close(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cd.raw"
+    path.write_bytes(b"HTTP/1.1 200 OK\r\n\r\nhello")
+    assert main(["analyze", "--raw", str(path)]) == 1
+    assert "end of the body is unknown" in capsys.readouterr().out
+    assert main(["analyze", "--raw", "--close", "fin", str(path)]) == 0

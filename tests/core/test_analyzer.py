@@ -169,7 +169,7 @@ def test_interim_responses_are_skipped() -> None:
     [
         ("fin", "complete"),
         ("tls-close-notify", "complete"),
-        ("unknown", "complete"),
+        ("unknown", "truncated"),  # no close observed: the end of the body is unknown
         ("tls-no-close-notify", "truncated"),
         ("reset", "truncated"),
         ("timeout", "truncated"),
@@ -181,6 +181,13 @@ def test_close_delimited_body_depends_on_how_it_closed(close: str, verdict: str)
     assert (d["verdict"], d["framing"], d["body_bytes"]) == (verdict, "close-delimited", 5)
     if verdict == "truncated":
         assert problem(d) == ("truncated", "body", 24, None)
+    if close == "unknown":
+        assert "end of the body is unknown" in d["problem"]["message"]
+
+
+def test_a_complete_framed_response_closed_by_chunkscope_stays_complete() -> None:
+    d = three_ways(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", close="unknown")
+    assert d["verdict"] == "complete"
 
 
 # -- truncation --------------------------------------------------------------

@@ -532,3 +532,18 @@ async def test_a_dripped_head_is_bounded_by_the_head_timeout() -> None:
     assert report.close.kind is CloseKind.TIMEOUT
     assert "--head-timeout" in (report.close.detail or "")
     assert_report(report, verdict="truncated", state="status-line")
+
+
+def test_an_unclassified_read_error_leaves_a_close_delimited_body_unknown() -> None:
+    import errno
+
+    from chunkscope import Analyzer
+    from chunkscope.net.client import classify_receive_error
+
+    kind, detail = classify_receive_error(OSError(errno.EIO, "Input/output error"))
+    assert kind is CloseKind.UNKNOWN
+    analyzer = Analyzer()
+    analyzer.feed(b"HTTP/1.1 200 OK\r\n\r\nhello", 0.0)
+    report = analyzer.close(kind, 0.1, detail)
+    assert report.verdict.value == "truncated"
+    assert report.exit_code == 1
