@@ -127,7 +127,9 @@ def explain_truncation(
     elif close.kind is CloseKind.UNKNOWN:
         # No close was observed (no end record, raw bytes, an unclassified
         # error): for a body delimited by the close, its end is unknown.
-        expected = "an observed clean close (TCP FIN, or TLS close_notify) ending the close-delimited body"
+        expected = (
+            "an observed clean close (TCP FIN, or TLS close_notify) ending the close-delimited body"
+        )
         message = (
             f"close-delimited body: the stream ends at byte {end} but how the connection ended "
             "is unknown, so the end of the body is unknown (it may have been cut)"

@@ -26,8 +26,18 @@ BrokenResourceError from     tls-no-close-notify (TCP EOF inside TLS)
 BrokenResourceError from     reset (RST; bytes in flight may be lost)
   ConnectionResetError
 idle / max-time expiry       timeout
-KeyboardInterrupt            interrupted
+Ctrl-C (SIGINT)              interrupted
 ==========================  ===============================================
+
+Ctrl-C is a cancellation, never an exception in the middle of a read: while
+the response is read, SIGINT goes to a signal receiver (in the main thread,
+when the handler is Python's or trio's default), which cancels the exchange.
+trio raises ``Cancelled`` only at a checkpoint where no byte has been taken
+from the socket (and :class:`~chunkscope.net.tls.TLSStream` keeps that
+promise too), and the step read -> record -> feed has no checkpoint inside,
+so the capture file holds every byte read and the report printed at Ctrl-C
+is exactly the report of the file. A ``KeyboardInterrupt`` raised anyway
+(another thread, a custom handler) still ends the capture as interrupted.
 
 trio, ssl and OS exceptions are mapped to :class:`TransportError` here, at
 the I/O boundary, and nowhere else.
@@ -36,8 +46,12 @@ the I/O boundary, and nowhere else.
 from __future__ import annotations
 
 import math
+import os
+import signal
 import ssl
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -392,8 +406,15 @@ async def _run(
     check = H11CrossCheck(options.method, full=options.cross_check)
     start = trio.current_time()
     recorder = Recorder(analyzer, writer, lambda: trio.current_time() - start, check.feed)
-    kind, detail = await _exchange(options, stream, target, request, recorder, max_deadline)
-    report = recorder.end(kind, detail)
+    read_log = os.environ.get("CHUNKSCOPE_READ_LOG")
+    if read_log:
+        stream = _LoggedStream(stream, read_log)
+    interrupt = trio.CancelScope()
+    async with _sigint_cancels(interrupt):
+        kind, detail = await _exchange(
+            options, stream, target, request, recorder, max_deadline, interrupt
+        )
+        report = recorder.end(kind, detail)
     if recorder.first_t is not None:
         timings["first_byte"] = recorder.first_t
     meta["timings"] = timings
@@ -486,6 +507,66 @@ def _address(addr: Any) -> str:
     return str(addr)
 
 
+def _sigint_is_ours() -> bool:
+    """Whether SIGINT may be taken over: main thread, and Python's or trio's own handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    handler = signal.getsignal(signal.SIGINT)
+    return handler is signal.default_int_handler or str(
+        getattr(handler, "__module__", "")
+    ).startswith("trio.")
+
+
+@asynccontextmanager
+async def _sigint_cancels(scope: trio.CancelScope) -> AsyncIterator[None]:
+    """Within the block, SIGINT cancels ``scope`` instead of raising KeyboardInterrupt."""
+    if not _sigint_is_ours():
+        yield
+        return
+    with trio.open_signal_receiver(signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                async for _ in signals:
+                    scope.cancel()
+
+            nursery.start_soon(watch)
+            try:
+                yield
+            finally:
+                nursery.cancel_scope.cancel()
+
+
+class _LoggedStream(trio.abc.Stream):
+    """A stream that appends the size of every read it returns to a file (an audit aid).
+
+    Set ``CHUNKSCOPE_READ_LOG=FILE`` to check from outside that a capture file
+    holds every byte read from the connection: the sizes are written after
+    the read returned, before the recorder sees it.
+    """
+
+    def __init__(self, inner: trio.abc.Stream, path: str) -> None:
+        self.inner = inner
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        data = await self.inner.receive_some(max_bytes)
+        os.write(self._fd, b"%d\n" % len(data))
+        return data
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            os.close(self._fd)
+
+
 async def _exchange(
     options: CaptureOptions,
     stream: trio.abc.Stream,
@@ -493,6 +574,7 @@ async def _exchange(
     request: bytes,
     recorder: Recorder,
     max_deadline: float,
+    interrupt: trio.CancelScope | None = None,
 ) -> tuple[CloseKind, str | None]:
     analyzer = recorder.analyzer
     on_read = options.on_read
@@ -501,8 +583,9 @@ async def _exchange(
     # A head dripped a byte at a time resets the idle timer forever; the head
     # (unlike a long stream's body) has a deadline of its own.
     head_deadline = trio.current_time() + (options.head_timeout or math.inf)
+    interrupt = interrupt or trio.CancelScope()
     try:
-        with trio.CancelScope(deadline=max_deadline) as overall:
+        with interrupt, trio.CancelScope(deadline=max_deadline) as overall:
             try:
                 await stream.send_all(request)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
@@ -545,6 +628,8 @@ async def _exchange(
                         f"the response head was not complete within --head-timeout {options.head_timeout} s"
                     )
                 return CloseKind.TIMEOUT, f"no byte for --idle-timeout {options.idle_timeout} s"
+        if interrupt.cancelled_caught:
+            return CloseKind.INTERRUPTED, "interrupted by the user (Ctrl-C)"
         if overall.cancelled_caught:
             return CloseKind.TIMEOUT, f"--max-time {options.max_time} s reached"
         raise AssertionError("unreachable")  # pragma: no cover

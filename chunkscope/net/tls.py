@@ -30,6 +30,11 @@ any other TLS failure (bad MAC, alert)   raises ``trio.BrokenResourceError``
 
 Plaintext decrypted before a failure is returned first; the failure is
 raised by the next call, and by every call after it.
+
+Cancellation keeps trio's promise that a cancelled ``receive_some`` took
+nothing: plaintext already decrypted when a checkpoint is cancelled stays
+in the stream and is what the next call returns first. (The capture client
+turns Ctrl-C into a cancellation and relies on this to record every byte.)
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ class TLSStream(trio.abc.Stream):
         self._receive_size = receive_size
         self._clean_eof = False  # close_notify received: b"" from now on
         self._failure: trio.BrokenResourceError | None = None
+        self._unread = b""  # plaintext decrypted by a call that was then cancelled
 
     # -- what the handshake settled ------------------------------------------
 
@@ -128,14 +134,18 @@ class TLSStream(trio.abc.Stream):
             raise ValueError("max_bytes must be >= 1")
         waited = False
         while True:
-            data = self._decrypt(limit)
+            data = self._take_unread(limit) or self._decrypt(limit)
             if data:
-                if self._outgoing.pending:
-                    # A TLS 1.3 KeyUpdate answer, say: housekeeping that must
-                    # not turn a successful read into an error.
-                    await self._flush_quietly()
-                elif not waited:
-                    await trio.lowlevel.checkpoint()
+                try:
+                    if self._outgoing.pending:
+                        # A TLS 1.3 KeyUpdate answer, say: housekeeping that must
+                        # not turn a successful read into an error.
+                        await self._flush_quietly()
+                    elif not waited:
+                        await trio.lowlevel.checkpoint()
+                except BaseException:  # Cancelled, KeyboardInterrupt: nothing was taken
+                    self._unread = data + self._unread
+                    raise
                 return data
             if self._failure is not None:
                 raise self._failure
@@ -162,6 +172,13 @@ class TLSStream(trio.abc.Stream):
             await self.transport_stream.aclose()
 
     # -- helpers --------------------------------------------------------------
+
+    def _take_unread(self, limit: int) -> bytes:
+        data = self._unread
+        if not data:
+            return data
+        self._unread = data[limit:]
+        return data[:limit]
 
     def _decrypt(self, limit: int) -> bytes:
         """Every byte of plaintext the records received so far hold, up to ``limit``."""

@@ -242,3 +242,23 @@ async def test_send_all_reaches_the_peer() -> None:
     await trio.to_thread.run_sync(thread.join, TIMEOUT)
     assert received == [request]
     await stream.aclose()
+
+
+async def test_a_cancelled_read_takes_nothing() -> None:
+    # trio's promise for a cancelled receive_some, which Ctrl-C (a cancellation
+    # in the capture client) relies on: the plaintext already decrypted when
+    # the checkpoint is cancelled is returned by the next read.
+    pieces = [os.urandom(5000) for _ in range(4)]
+    with peer(pieces) as (server, pair):
+        stream = await connect(server.port, pair.client_context)
+        await wait_for(server.sent)
+        got = bytearray(await stream.receive_some(1000))
+        for _ in range(3):
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await stream.receive_some(3000)  # decrypts, then meets the cancelled checkpoint
+            assert scope.cancelled_caught
+        server.go_on.set()
+        got += await read_all(stream)
+        assert bytes(got) == b"".join(pieces)
+        await stream.aclose()
