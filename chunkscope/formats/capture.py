@@ -40,6 +40,7 @@ __all__ = [
     "iter_capture",
     "load_capture",
     "redact_request",
+    "redact_url",
 ]
 
 FORMAT_NAME = "chunkscope-capture"
@@ -49,26 +50,130 @@ MAX_LOAD_BYTES = 1 << 30  # received bytes load_capture holds in memory
 RELEASE_WINDOW = 4 << 20  # bytes written between hand-backs of page cache (see _page_cache)
 ESCAPE_PIECE = 64 << 10  # a large read is escaped this many bytes at a time (see received)
 
+# Header names whose values are credentials, compared lower-case with '_'
+# as '-' (``Api_Key`` and ``X-API_KEY`` are ``api-key`` and ``x-api-key``).
 _CREDENTIAL_NAMES = frozenset(
     {
         b"authorization",
+        b"authentication",
         b"proxy-authorization",
         b"cookie",
         b"set-cookie",
+        b"set-cookie2",
         b"x-api-key",
         b"api-key",
+        b"apikey",
         b"openai-api-key",
         b"x-goog-api-key",
         b"x-auth-token",
+        b"x-csrf-token",
     }
 )
 _CREDENTIAL_PARTS = (b"token", b"secret", b"api-key", b"apikey", b"password", b"session")
+_CREDENTIAL_SUFFIXES = (b"-key", b"-token", b"-secret", b"-signature", b"-credential")
+NAME_WINDOW = 256  # header-name bytes a HeadMasker keeps; a longer name is masked whatever it is
+
+# URL query (and fragment) parameters whose values are credentials, compared
+# lower-case with '-' as '_'; also any name ending in one of the suffixes.
+SECRET_PARAMS = frozenset(
+    {
+        "key",
+        "api_key",
+        "apikey",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "token",
+        "auth",
+        "sig",
+        "signature",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "client_secret",
+        "code",
+        "session",
+        "sessionid",
+        "credential",
+    }
+)
+_SECRET_PARAM_SUFFIXES = ("_key", "_token", "_secret", "_signature", "_password", "_credential")
 
 
 def is_credential_header(name: bytes) -> bool:
-    """Whether a header's value is masked in saved files."""
-    lname = name.strip().lower()
-    return lname in _CREDENTIAL_NAMES or any(part in lname for part in _CREDENTIAL_PARTS)
+    """Whether a header's value is masked in saved files and reports.
+
+    Case- and ``-``/``_``-insensitive: the names in ``_CREDENTIAL_NAMES``, any
+    name containing ``token``, ``secret``, ``api-key``, ``apikey``,
+    ``password`` or ``session``, and any name ending in ``-key``, ``-token``,
+    ``-secret``, ``-signature`` or ``-credential``.
+    """
+    lname = name.strip().lower().replace(b"_", b"-")
+    return (
+        lname in _CREDENTIAL_NAMES
+        or lname.endswith(_CREDENTIAL_SUFFIXES)
+        or any(part in lname for part in _CREDENTIAL_PARTS)
+    )
+
+
+def is_secret_param(name: str) -> bool:
+    """Whether a URL query parameter's value is masked (see ``SECRET_PARAMS``)."""
+    from urllib.parse import unquote_plus
+
+    lname = unquote_plus(name).strip().lower().replace("-", "_")
+    return lname in SECRET_PARAMS or lname.endswith(_SECRET_PARAM_SUFFIXES)
+
+
+def _mask_pairs(text: str, names: list[str]) -> str:
+    """``a=1&key=s3`` -> ``a=1&key=**``: secret parameter values masked one for one."""
+    out = []
+    for pair in text.split("&"):
+        name, sep, value = pair.partition("=")
+        if sep and value and is_secret_param(name):
+            pair = f"{name}={'*' * len(value)}"
+            if f"?{name}" not in names:
+                names.append(f"?{name}")
+        out.append(pair)
+    return "&".join(out)
+
+
+def redact_url(url: str) -> tuple[str, list[str]]:
+    """Mask credentials in a URL or request target, same length; returns what was masked.
+
+    Userinfo (``https://user:pass@host/``) becomes ``https://****:****@host/``
+    (reported as ``userinfo``); the values of secret query or fragment
+    parameters (``?key=``, ``api_key=``, ``access_token=``, ``sig=`` ... see
+    ``SECRET_PARAMS``) become ``*`` one for one (reported as ``?key``).
+
+    Example::
+
+        >>> redact_url("https://u:p@h/x?alt=sse&key=AIza")
+        ('https://*:*@h/x?alt=sse&key=****', ['userinfo', '?key'])
+    """
+    names: list[str] = []
+    rest = url
+    prefix = ""
+    scheme_end = url.find("://")
+    if scheme_end >= 0 and "/" not in url[:scheme_end] and "?" not in url[:scheme_end]:
+        prefix, rest = url[: scheme_end + 3], url[scheme_end + 3 :]
+        stop = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+        authority = rest[:stop]
+        at = authority.rfind("@")
+        if at >= 0:
+            userinfo = "".join(c if c == ":" else "*" for c in authority[:at])
+            prefix += userinfo + authority[at:]
+            rest = rest[stop:]
+            names.append("userinfo")
+        else:
+            prefix += authority
+            rest = rest[stop:]
+    path, hash_, fragment = rest.partition("#")
+    path, qmark, query = path.partition("?")
+    masked = (
+        prefix + path + qmark + _mask_pairs(query, names) + hash_ + _mask_pairs(fragment, names)
+    )
+    return masked, names
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +227,17 @@ class Capture:
 
 
 class HeadMasker:
-    """Masks credential header values in message heads as bytes stream through.
+    """Masks credentials in message heads as bytes stream through.
 
     Works read by read without buffering: the value bytes of a credential
-    header are replaced by ``*`` one for one, so offsets stay valid. It stops
-    at the blank line that ends the head, or the final head after 1xx interim
-    responses; the body is never touched.
+    header (see :func:`is_credential_header`) are replaced by ``*`` one for
+    one, so offsets stay valid; so are the obs-fold continuation lines of
+    such a header (RFC 9112 §5.2), any header whose name is longer than
+    ``NAME_WINDOW`` bytes, and, in a request line that arrives in one feed,
+    URL userinfo and secret query parameters (see :func:`redact_url`). It
+    stops at the blank line that ends the head, or the final head after 1xx
+    interim responses; the body is never touched. Masking masked bytes again
+    changes nothing.
     """
 
     _NAME, _VALUE_MASKED, _VALUE_PLAIN, _DONE = range(4)
@@ -135,18 +245,25 @@ class HeadMasker:
     def __init__(self) -> None:
         self._state = self._NAME
         self._line = bytearray()  # the first bytes of the current line
+        self._line_length = 0  # every byte of the current line, kept or not
         self._lines = 0  # non-empty lines in the current head
         self._first_line = b""
+        self._last_masked = False  # the header a continuation line belongs to was masked
         self.masked: list[str] = []
 
     @property
     def done(self) -> bool:
         return self._state == self._DONE
 
+    def _note(self, name: str) -> None:
+        if name.lower() not in (m.lower() for m in self.masked):
+            self.masked.append(name)
+
     def feed(self, data: bytes) -> bytes:
         if self._state == self._DONE or not data:
             return data
         out = bytearray(data)
+        line_start = 0 if self._line_length == 0 else -1  # where the current line began in data
         for i, byte in enumerate(data):
             state = self._state
             if byte == 0x0A:  # LF ends every line, whatever the state
@@ -160,23 +277,48 @@ class HeadMasker:
                     self._lines += 1
                     if self._lines == 1:
                         self._first_line = bytes(self._line)
+                        if line_start >= 0:
+                            self._mask_request_line(out, line_start, i)
                 self._state = self._NAME
                 self._line.clear()
+                self._line_length = 0
+                line_start = i + 1
                 continue
-            if len(self._line) < 256:
+            if self._line_length == 0 and byte in (0x20, 0x09) and self._lines > 1:
+                # obs-fold: the line continues the previous header's value
+                self._state = state = self._VALUE_MASKED if self._last_masked else self._VALUE_PLAIN
+            self._line_length += 1
+            if len(self._line) < NAME_WINDOW:
                 self._line.append(byte)
             if state == self._NAME and byte == 0x3A and self._lines:  # ':' after a field name
-                name = bytes(self._line[:-1])
-                if is_credential_header(name):
+                if self._line_length > NAME_WINDOW:
+                    masked, text = True, bytes(self._line[:64]).decode("latin-1") + "..."
+                else:
+                    name = bytes(self._line[:-1])
+                    masked, text = is_credential_header(name), name.strip().decode("latin-1")
+                self._last_masked = masked
+                if masked:
                     self._state = self._VALUE_MASKED
-                    text = name.strip().decode("latin-1")
-                    if text.lower() not in (m.lower() for m in self.masked):
-                        self.masked.append(text)
+                    self._note(text)
                 else:
                     self._state = self._VALUE_PLAIN
             elif state == self._VALUE_MASKED and byte not in (0x0D, 0x20, 0x09):
                 out[i] = 0x2A  # '*'
         return bytes(out)
+
+    def _mask_request_line(self, out: bytearray, start: int, end: int) -> None:
+        line = bytes(out[start:end])
+        if line.startswith(b"HTTP/"):
+            return  # a status line: no URL in it
+        first, last = line.find(b" "), line.rfind(b" ")
+        if first < 0 or last <= first:
+            return
+        target = line[first + 1 : last].decode("latin-1")
+        masked, names = redact_url(target)
+        if names:
+            out[start + first + 1 : start + last] = masked.encode("latin-1")
+            for name in names:
+                self._note(name)
 
     def _interim(self) -> bool:
         """The head just ended was a 1xx interim response: another head follows."""
@@ -263,6 +405,9 @@ class CaptureWriter:
         self._response_masker = HeadMasker() if redact else None
         self._masked: list[str] = []
         self._ended = False
+        meta = dict(meta or {})
+        if redact and isinstance(meta.get("target"), str):
+            meta["target"], self._masked = redact_url(meta["target"])
         self._write(
             {
                 "format": FORMAT_NAME,
@@ -271,7 +416,7 @@ class CaptureWriter:
                 "tool": f"chunkscope {__version__}",
             }
         )
-        self.meta(redacted=[] if redact else None, **(meta or {}))
+        self.meta(redacted=list(self._masked) if redact else None, **meta)
 
     def __enter__(self) -> CaptureWriter:
         return self

@@ -64,7 +64,7 @@ from ..core.analyzer import Analyzer
 from ..core.crosscheck import H11CrossCheck
 from ..core.errors import TransportError, UsageError
 from ..core.report import CloseKind, Report
-from ..formats.capture import CaptureWriter
+from ..formats.capture import CaptureWriter, redact_url
 from .recorder import Recorder
 from .tls import TLSStream
 
@@ -127,11 +127,11 @@ def _parse_target(url: str, connect_to: str | None) -> _Target:
     if scheme not in ("http", "https"):
         raise UsageError(f"unsupported URL scheme {parts.scheme!r} (use http:// or https://)")
     if not parts.hostname:
-        raise UsageError(f"URL has no host: {url!r}")
+        raise UsageError(f"URL has no host: {redact_url(url)[0]!r}")
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
-        raise UsageError(f"URL has an invalid port: {url!r}") from None
+        raise UsageError(f"URL has an invalid port: {redact_url(url)[0]!r}") from None
     host = parts.hostname
     target = parts.path or "/"
     if parts.query:
@@ -166,6 +166,14 @@ def _request_bytes(options: CaptureOptions, target: _Target) -> bytes:
         # can be observed rather than waited for.
         headers.append(("Connection", "close"))
     headers.extend((n, v) for n, v in options.headers if n.lower() != "host")
+    parts = urlsplit(options.url)
+    if parts.username is not None and "authorization" not in names:
+        # As curl does: URL userinfo becomes Basic credentials (RFC 7617).
+        from base64 import b64encode
+        from urllib.parse import unquote
+
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers.append(("Authorization", "Basic " + b64encode(pair.encode()).decode("ascii")))
     body = options.body
     if body is not None and "content-length" not in names and "transfer-encoding" not in names:
         headers.append(("Content-Length", str(len(body))))
@@ -347,8 +355,9 @@ async def run_capture(options: CaptureOptions) -> Report:
     """:func:`capture` with its options as one object."""
     target = _parse_target(options.url, options.connect_to)
     request = _request_bytes(options, target)
+    shown_url, url_masked = redact_url(options.url) if options.redact else (options.url, [])
     meta: dict[str, Any] = {
-        "target": options.url,
+        "target": shown_url,
         "method": options.method.upper(),
         "scheme": target.scheme,
         "host": target.host,
@@ -363,7 +372,7 @@ async def run_capture(options: CaptureOptions) -> Report:
         CaptureWriter(options.output, meta=meta, redact=options.redact) if options.output else None
     )
     try:
-        return await _run(options, target, request, meta, writer)
+        return await _run(options, target, request, meta, writer, shown_url, url_masked)
     finally:
         if writer is not None:
             writer.close()
@@ -375,6 +384,8 @@ async def _run(
     request: bytes,
     meta: dict[str, Any],
     writer: CaptureWriter | None,
+    shown_url: str,
+    url_masked: list[str],
 ) -> Report:
     timings: dict[str, float] = {}
     clock0 = trio.current_time()
@@ -405,7 +416,9 @@ async def _run(
     )
     check = H11CrossCheck(options.method, full=options.cross_check)
     start = trio.current_time()
-    recorder = Recorder(analyzer, writer, lambda: trio.current_time() - start, check.feed)
+    recorder = Recorder(
+        analyzer, writer, lambda: trio.current_time() - start, check.feed, redact=options.redact
+    )
     read_log = os.environ.get("CHUNKSCOPE_READ_LOG")
     if read_log:
         stream = _LoggedStream(stream, read_log)
@@ -421,8 +434,12 @@ async def _run(
     meta["h11"] = check.close()
     if report.timing.get("largest_gap"):
         meta["largest_gap"] = report.timing["largest_gap"]
+    masked = recorder.masked
+    if masked is not None:
+        masked = url_masked + [n for n in masked if n not in url_masked]
+    meta["redacted"] = masked  # as a capture file says it: null means --no-redact
     report.connection = meta
-    report.request = {"method": options.method.upper(), "url": options.url}
+    report.request = {"method": options.method.upper(), "url": shown_url}
     return report
 
 

@@ -2,6 +2,10 @@
 
 Order matters: a read reaches the capture file before anything parses it, so
 no parsing problem, crash or interrupt can lose a byte the peer sent.
+
+With ``redact=True`` credentials in the response head are masked (same
+length) before the read goes anywhere, so the live report shows exactly
+what the capture file holds, at the same offsets.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from collections.abc import Callable
 
 from ..core.analyzer import Analyzer
 from ..core.report import CloseKind, Report
-from ..formats.capture import CaptureWriter
+from ..formats.capture import CaptureWriter, HeadMasker
 
 __all__ = ["Recorder"]
 
@@ -28,6 +32,8 @@ class Recorder:
         writer: CaptureWriter | None,
         clock: Callable[[], float],
         tap: Callable[[bytes], None] | None = None,
+        *,
+        redact: bool = False,
     ) -> None:
         self.analyzer = analyzer
         self.writer = writer
@@ -37,13 +43,29 @@ class Recorder:
         self.first_t: float | None = None
         self.reads = 0
         self.ended: Report | None = None
+        self.request_masker = HeadMasker() if redact else None
+        self.response_masker = HeadMasker() if redact else None
+
+    @property
+    def masked(self) -> list[str] | None:
+        """What was masked so far (header names, ``?param``, ``userinfo``), or None without redaction."""
+        if self.request_masker is None or self.response_masker is None:
+            return None
+        names = list(self.request_masker.masked)
+        names += [n for n in self.response_masker.masked if n not in names]
+        return names
 
     def sent(self, data: bytes) -> None:
+        if self.request_masker is not None:
+            self.request_masker.feed(data)  # only to learn what the writer masks
         if self.writer is not None:
             self.writer.sent(self.clock(), data)
 
     def received(self, data: bytes) -> float:
         t = self.clock()
+        masker = self.response_masker
+        if masker is not None and not masker.done:
+            data = masker.feed(data)
         if self.writer is not None:
             self.writer.received(t, data)
         self.analyzer.feed(data, t)

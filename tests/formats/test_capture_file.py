@@ -252,3 +252,54 @@ def test_fast_json_string_matches_json_dumps(data: bytes) -> None:
     from chunkscope.formats.capture import json_string_body
 
     assert b'"%b"' % json_string_body(data) == json.dumps(data.decode("latin-1")).encode("ascii")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"Api_Key",
+        b"X-API_KEY",
+        b"Ocp-Apim-Subscription-Key",
+        b"X-Auth-Key",
+        b"X-Functions-Key",
+        b"X-Access-Key",
+        b"Authentication",
+        b"Proxy-Authorization",
+        b"x-vendor-secret",
+        b"X_Refresh_Token",
+    ],
+)
+def test_more_credential_header_names_are_masked(name: bytes) -> None:
+    head = b"GET / HTTP/1.1\r\n" + name + b": SECRET-VALUE\r\nAccept: */*\r\n\r\n"
+    masked, names = redact_request(head)
+    assert b"SECRET" not in masked
+    assert len(masked) == len(head)
+    assert names == [name.decode()]
+
+
+def test_long_names_and_folded_lines_do_not_escape_the_masker() -> None:
+    head = (
+        b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1;\r\n  FOLDED=secret\r\n\tMORE=secret\r\n"
+        b"X-" + b"n" * 400 + b": LONG=secret\r\nX-Plain: keep\r\n folded-plain: keep\r\n\r\n"
+    )
+    whole = HeadMasker().feed(head)
+    masker = HeadMasker()
+    bytewise = b"".join(masker.feed(head[i : i + 1]) for i in range(len(head)))
+    assert whole == bytewise
+    assert b"secret" not in whole
+    assert b"X-Plain: keep\r\n folded-plain: keep\r\n" in whole
+    assert HeadMasker().feed(whole) == whole  # masking masked bytes changes nothing
+
+
+def test_url_secrets_are_masked_same_length() -> None:
+    from chunkscope.formats.capture import redact_url
+
+    url = "https://u%40x:p@h:1/a?alt=sse&KEY=k1&Api-Key=k2&x_amz_signature=s&q=keep#access_token=t"
+    masked, names = redact_url(url)
+    assert len(masked) == len(url)
+    assert masked == (
+        "https://*****:*@h:1/a?alt=sse&KEY=**&Api-Key=**&x_amz_signature=*&q=keep#access_token=*"
+    )
+    assert names == ["userinfo", "?KEY", "?Api-Key", "?x_amz_signature", "?access_token"]
+    line = b"GET /a?key=AIza&b=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+    assert redact_request(line) == (b"GET /a?key=****&b=1 HTTP/1.1\r\nHost: h\r\n\r\n", ["?key"])
