@@ -109,6 +109,11 @@ def _add_capture_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("-o", "--output", metavar="FILE", help="save the capture (format v1) to FILE")
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="let -o overwrite an existing file (refused by default)",
+    )
+    p.add_argument(
         "--no-redact",
         action="store_true",
         help="keep credentials (Authorization, cookies, API keys) in the saved capture",
@@ -192,6 +197,7 @@ def build_options(args: argparse.Namespace) -> dict[str, Any]:
         "head_timeout": args.head_timeout or None,
         "max_time": args.max_time,
         "output": args.output,
+        "overwrite": getattr(args, "force", False),
         "redact": not args.no_redact,
         "terminal_events": args.terminal_event,
         "profile": getattr(args, "profile", None),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import ssl
 import sys
 from importlib import resources
@@ -11,6 +12,8 @@ from typing import Any
 from ..core.errors import UsageError
 
 __all__ = ["add_parser", "run_demo", "run_serve"]
+
+MAX_RAW_BYTES = 1 << 30  # what serve --raw reads into memory; a larger file is refused
 
 
 def add_parser(subparsers: Any) -> None:
@@ -119,7 +122,19 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.raw:
         try:
             with open(args.file, "rb") as f:
-                data = f.read(1 << 30)
+                size = os.fstat(f.fileno()).st_size
+                if size > MAX_RAW_BYTES:
+                    # The replay server holds what it serves in memory; a silent
+                    # cut would serve a different stream than the file holds.
+                    raise UsageError(
+                        f"{args.file}: {size} bytes is more than serve --raw holds in memory "
+                        f"({MAX_RAW_BYTES} bytes); cut it first (e.g. `head -c {MAX_RAW_BYTES}`)"
+                    )
+                data = f.read(MAX_RAW_BYTES + 1)
+                if len(data) > MAX_RAW_BYTES:  # a pipe or a file that grew: no size known before
+                    raise UsageError(
+                        f"{args.file}: more than the {MAX_RAW_BYTES} bytes serve --raw holds in memory"
+                    )
         except OSError as exc:
             raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
         source: Any = Script.from_bytes(data, close="tls-no-close-notify" if tls else "fin")

@@ -31,6 +31,17 @@ class CaptureFileError(ChunkscopeError):
         super().__init__(f"{where}: {reason}")
 
 
+class CaptureWriteError(CaptureFileError):
+    """A capture file could not be opened or written (disk full, a pipe whose reader left).
+
+    Like :class:`CaptureFileError`: ``path``, ``line`` (always ``None``) and
+    ``reason``. Records written before the failure stay loadable.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, None, reason)
+
+
 class TransportError(ChunkscopeError):
     """A connection could not be made or kept (DNS, connect, TLS, proxy).
 

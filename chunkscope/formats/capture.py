@@ -14,17 +14,19 @@ field is type-checked, and any problem is a CaptureFileError naming the line.
 
 from __future__ import annotations
 
+import errno
 import json
 import json.encoder
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from ..core.errors import CaptureFileError
+from ..core.errors import CaptureFileError, CaptureWriteError
 from ..core.report import CloseKind
 from .page_cache import PageCacheReleaser, can_release
 
@@ -46,6 +48,9 @@ __all__ = [
 FORMAT_NAME = "chunkscope-capture"
 FORMAT_VERSION = 1
 MAX_LINE = 64 << 20  # one record line; a read is at most a few MiB in practice
+# The most data bytes one send/recv record carries: escaped (up to 6 bytes a
+# byte, \u00XX) it stays under MAX_LINE, so whatever is written can be read.
+MAX_RECORD_DATA = 8 << 20
 MAX_LOAD_BYTES = 1 << 30  # received bytes load_capture holds in memory
 RELEASE_WINDOW = 4 << 20  # bytes written between hand-backs of page cache (see _page_cache)
 ESCAPE_PIECE = 64 << 10  # a large read is escaped this many bytes at a time (see received)
@@ -381,6 +386,13 @@ class CaptureWriter:
 
     With ``redact=True`` (the default) credential header values are masked
     same-length in the request and in the response head.
+
+    ``overwrite=False`` refuses a regular file that exists already (the CLI's
+    default; ``--force`` overwrites). A FIFO is opened without blocking: with
+    no reader it is refused at once. Any failure to open or write raises
+    :class:`~chunkscope.core.errors.CaptureWriteError` naming the file; what
+    was written before a write error stays loadable, and nothing more is
+    written after it.
     """
 
     def __init__(
@@ -390,6 +402,7 @@ class CaptureWriter:
         meta: dict[str, Any] | None = None,
         redact: bool = True,
         created: str | None = None,
+        overwrite: bool = True,
     ) -> None:
         from .._version import __version__
 
@@ -397,7 +410,8 @@ class CaptureWriter:
         self.redact = redact
         # Unbuffered: each record is one write() system call, so it is in the
         # OS (and survives a crash of this process) as soon as it returns.
-        self._file: IO[bytes] | None = open(self.path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._file: IO[bytes] | None = open(_open_output(self.path, overwrite), "wb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._broken: str | None = None  # why writing failed; nothing is written after it
         self._written = 0
         fd = self._file.fileno()
         self._releaser = PageCacheReleaser(fd, RELEASE_WINDOW) if can_release(fd) else None
@@ -433,6 +447,16 @@ class CaptureWriter:
     def _emit(self, *parts: bytes) -> None:
         """Write one record, given as consecutive parts, with one system call (most often)."""
         assert self._file is not None
+        if self._broken is not None:
+            raise CaptureWriteError(self.path, self._broken)
+        try:
+            self._emit_parts(parts)
+        except OSError as exc:
+            self._broken = _write_failure(exc)
+            raise CaptureWriteError(self.path, self._broken) from exc
+
+    def _emit_parts(self, parts: Sequence[bytes]) -> None:
+        assert self._file is not None
         fd = self._file.fileno()
         for first in range(0, len(parts), _MAX_PARTS):
             batch = parts[first : first + _MAX_PARTS]
@@ -454,7 +478,9 @@ class CaptureWriter:
         if self._request_masker is not None:
             data = self._request_masker.feed(data)
             self._note_masked(self._request_masker.masked)
-        self._write({"r": "send", "t": t, "data": data.decode("latin-1")})
+        for i in range(0, max(len(data), 1), MAX_RECORD_DATA):  # a huge body: several records
+            piece = data[i : i + MAX_RECORD_DATA]
+            self._write({"r": "send", "t": t, "data": piece.decode("latin-1")})
 
     def received(self, t: float, data: bytes) -> None:
         masker = self._response_masker
@@ -463,6 +489,13 @@ class CaptureWriter:
             self._note_masked(masker.masked)
         if self._file is None:
             raise ValueError("capture file is closed")
+        if len(data) > MAX_RECORD_DATA:  # more than any read the client makes: split it
+            for i in range(0, len(data), MAX_RECORD_DATA):
+                self._received(t, data[i : i + MAX_RECORD_DATA])
+            return
+        self._received(t, data)
+
+    def _received(self, t: float, data: bytes) -> None:
         # The hot path: one writev() per read, the escaped bytes going out as
         # they are, never copied into a line. A large read is escaped in
         # pieces: buffers this small are recycled by the allocator, where
@@ -492,6 +525,66 @@ class CaptureWriter:
                 self._releaser.close()  # before the descriptor it works on goes away
             self._file.close()
             self._file = None
+
+
+def _open_output(path: str, overwrite: bool) -> int:
+    """Open a capture file for writing without ever blocking, or say why it cannot be."""
+    try:
+        st: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise CaptureWriteError(path, f"cannot open it: {exc.strerror or exc}") from None
+    regular = st is None or stat.S_ISREG(st.st_mode)
+    if st is not None and regular and not overwrite:
+        raise CaptureWriteError(path, "the file exists already; use --force to overwrite it")
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    if regular:
+        flags |= os.O_TRUNC if overwrite else os.O_EXCL
+    else:
+        flags |= getattr(os, "O_NONBLOCK", 0)  # a FIFO with no reader: ENXIO, not a hang
+    try:
+        fd = _open_waiting_for_reader(path, flags)
+    except FileExistsError:
+        raise CaptureWriteError(
+            path, "the file exists already; use --force to overwrite it"
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise CaptureWriteError(
+                path, "is a FIFO with no reader: start the reader first (e.g. `cat FIFO`)"
+            ) from None
+        raise CaptureWriteError(path, f"cannot open it: {exc.strerror or exc}") from None
+    if not regular:
+        os.set_blocking(fd, True)
+    return fd
+
+
+FIFO_READER_WAIT = 1.0  # seconds a FIFO's reader may take to open its end
+
+
+def _open_waiting_for_reader(path: str, flags: int) -> int:
+    """``os.open``; a FIFO with no reader yet is tried again for ``FIFO_READER_WAIT`` seconds."""
+    import time
+
+    deadline = time.monotonic() + FIFO_READER_WAIT
+    while True:
+        try:
+            return os.open(path, flags, 0o666)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.02)
+
+
+def _write_failure(exc: OSError) -> str:
+    if exc.errno == errno.EPIPE:
+        why = "the reader of the pipe went away"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        why = f"{exc.strerror} (the disk is full)"
+    else:
+        why = exc.strerror or str(exc)
+    return f"cannot write the capture file: {why}; the records written before stay loadable"
 
 
 # -- reading -----------------------------------------------------------------
@@ -524,6 +617,125 @@ def _data(path: str, lineno: int, record: dict[str, Any]) -> bytes:
         raise _fail(
             path, lineno, f"'data' holds a code point above U+00FF at character {exc.start}"
         ) from None
+
+
+MAX_META_DEPTH = 16  # nesting of a metadata value; chunkscope writes 3 at most
+
+_Check = Callable[[Any], bool]
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_opt_str(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (str, bool)) or _is_number(v)
+
+
+def _list_of(check: _Check) -> _Check:
+    return lambda v: isinstance(v, list) and all(check(x) for x in v)
+
+
+def _dict_of(check: _Check) -> _Check:
+    return lambda v: isinstance(v, dict) and all(check(x) for x in v.values())
+
+
+def _fields(spec: dict[str, _Check], *, optional: bool = False) -> _Check:
+    def check(v: Any) -> bool:
+        if v is None and optional:
+            return True
+        return isinstance(v, dict) and all(k not in v or c(v[k]) for k, c in spec.items())
+
+    return check
+
+
+# The types of the metadata keys chunkscope writes and its renderers read
+# (docs/capture-format.md); other keys may hold any JSON value, nested at
+# most MAX_META_DEPTH deep.
+_META_TYPES: dict[str, tuple[_Check, str]] = {
+    **{
+        key: (_is_opt_str, "a string")
+        for key in (
+            "target",
+            "method",
+            "scheme",
+            "host",
+            "peer",
+            "local",
+            "t0_wall",
+            "connect_to",
+            "proxy",
+            "proxy_status",
+            "created",
+            "tool",
+        )
+    },
+    "port": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "an integer"),
+    "dns": (_list_of(_is_str), "a list of strings"),
+    "redacted": (lambda v: v is None or _list_of(_is_str)(v), "a list of strings or null"),
+    "synthetic": (lambda v: isinstance(v, bool), "true or false"),
+    "timings": (_dict_of(_is_number), "an object of numbers"),
+    "largest_gap": (
+        lambda v: v is None or _dict_of(lambda x: x is None or _is_number(x))(v),
+        "an object of numbers",
+    ),
+    "h11": (lambda v: v is None or _dict_of(_is_scalar)(v), "an object of strings and numbers"),
+    "error": (_fields({"kind": _is_opt_str, "reason": _is_opt_str}), "an object of strings"),
+    "tls": (
+        _fields(
+            {
+                "version": _is_opt_str,
+                "cipher": _is_opt_str,
+                "alpn": _is_opt_str,
+                "sni": _is_opt_str,
+                "verified": lambda v: v is None or isinstance(v, bool),
+                "peer_cert": _fields(
+                    {
+                        "subject": _is_opt_str,
+                        "issuer": _is_opt_str,
+                        "not_after": _is_opt_str,
+                        "san": _list_of(_is_str),
+                    },
+                    optional=True,
+                ),
+            }
+        ),
+        "an object (version, cipher, alpn, sni: strings; verified: true/false; peer_cert)",
+    ),
+}
+
+
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests (iteratively: a hostile file cannot exhaust the stack)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        if isinstance(v, list):
+            deepest = max(deepest, d)
+            if d > MAX_META_DEPTH:
+                return d
+            stack.extend((x, d + 1) for x in v)
+    return deepest
+
+
+def _check_meta(path: str, lineno: int, record: dict[str, Any]) -> None:
+    for key, value in record.items():
+        known = _META_TYPES.get(key)
+        if known is not None and not known[0](value):
+            raise _fail(path, lineno, f"metadata {key!r} must be {known[1]}, got {value!r:.80}")
+        if _depth(value) > MAX_META_DEPTH:
+            raise _fail(path, lineno, f"metadata {key!r} is nested more than {MAX_META_DEPTH} deep")
 
 
 def iter_capture(
@@ -564,6 +776,8 @@ def _records(path: str, f: IO[bytes]) -> Iterator[dict[str, Any] | Sent | Receiv
         complete = raw.endswith(b"\n")
         try:
             record = json.loads(raw)
+        except RecursionError:
+            raise _fail(path, lineno, "JSON nested too deeply: refusing to load it") from None
         except (ValueError, UnicodeDecodeError):
             if lineno == 1:
                 if _RAW_PREFIX.match(raw):
@@ -592,6 +806,7 @@ def _records(path: str, f: IO[bytes]) -> Iterator[dict[str, Any] | Sent | Receiv
                 )
             if version < 1:
                 raise _fail(path, 1, f"unknown capture format version {version}")
+            _check_meta(path, 1, {k: v for k, v in record.items() if k in ("created", "tool")})
             yield record
             continue
         kind = record.get("r")
@@ -609,7 +824,9 @@ def _records(path: str, f: IO[bytes]) -> Iterator[dict[str, Any] | Sent | Receiv
             assert t is not None
             yield Sent(t, _data(path, lineno, record))
         elif kind == "meta":
-            yield {k: v for k, v in record.items() if k != "r"}
+            fields = {k: v for k, v in record.items() if k != "r"}
+            _check_meta(path, lineno, fields)
+            yield fields
         elif kind == "end":
             t = _time(path, lineno, record, optional=True)
             close = record.get("close")

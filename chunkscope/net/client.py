@@ -49,6 +49,7 @@ import math
 import os
 import signal
 import ssl
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -59,6 +60,9 @@ from urllib.parse import urlsplit
 
 import h11
 import trio
+
+if sys.version_info < (3, 11):  # pragma: no cover - the builtin from 3.11 on
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 from ..core.analyzer import Analyzer
 from ..core.crosscheck import H11CrossCheck
@@ -92,6 +96,7 @@ class CaptureOptions:
     head_timeout: float | None = 60.0
     max_time: float | None = None
     output: str | None = None
+    overwrite: bool = True  # the CLI refuses an existing -o file unless --force
     redact: bool = True
     terminal_events: Iterable[str] = ()
     profile: str | None = None  # provider profile (core/profiles.py); None: detected
@@ -369,7 +374,9 @@ async def run_capture(options: CaptureOptions) -> Report:
     if options.connect_to:
         meta["connect_to"] = target.where
     writer = (
-        CaptureWriter(options.output, meta=meta, redact=options.redact) if options.output else None
+        CaptureWriter(options.output, meta=meta, redact=options.redact, overwrite=options.overwrite)
+        if options.output
+        else None
     )
     try:
         return await _run(options, target, request, meta, writer, shown_url, url_masked)
@@ -541,17 +548,23 @@ async def _sigint_cancels(scope: trio.CancelScope) -> AsyncIterator[None]:
         yield
         return
     with trio.open_signal_receiver(signal.SIGINT) as signals:
-        async with trio.open_nursery() as nursery:
+        try:
+            async with trio.open_nursery() as nursery:
 
-            async def watch() -> None:
-                async for _ in signals:
-                    scope.cancel()
+                async def watch() -> None:
+                    async for _ in signals:
+                        scope.cancel()
 
-            nursery.start_soon(watch)
-            try:
-                yield
-            finally:
-                nursery.cancel_scope.cancel()
+                nursery.start_soon(watch)
+                try:
+                    yield
+                finally:
+                    nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # The watcher never fails: an error is the exchange's own, raised as it is.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
 
 
 class _LoggedStream(trio.abc.Stream):

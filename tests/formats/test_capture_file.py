@@ -303,3 +303,79 @@ def test_url_secrets_are_masked_same_length() -> None:
     assert names == ["userinfo", "?KEY", "?Api-Key", "?x_amz_signature", "?access_token"]
     line = b"GET /a?key=AIza&b=1 HTTP/1.1\r\nHost: h\r\n\r\n"
     assert redact_request(line) == (b"GET /a?key=****&b=1 HTTP/1.1\r\nHost: h\r\n\r\n", ["?key"])
+
+
+@pytest.mark.parametrize(
+    ("record", "match"),
+    [
+        ('{"r":"meta","dns":1}', "'dns' must be a list of strings"),
+        ('{"r":"meta","timings":"soon"}', "'timings' must be an object of numbers"),
+        ('{"r":"meta","redacted":true}', "'redacted' must be a list of strings or null"),
+        ('{"r":"meta","port":"443"}', "'port' must be an integer"),
+        ('{"r":"meta","tls":{"peer_cert":{"san":5}}}', "'tls' must be an object"),
+        ('{"r":"meta","target":["x"]}', "'target' must be a string"),
+        ('{"r":"meta","x":' + "[" * 100 + "]" * 100 + "}", "nested more than 16 deep"),
+        ('{"r":"meta","x":' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ],
+)
+def test_odd_metadata_is_refused_at_load_with_line(tmp_path: Path, record: str, match: str) -> None:
+    path = tmp_path / "odd.capture"
+    path.write_text(HEADER + record + "\n" + '{"r":"end","t":1,"close":"fin"}\n')
+    with pytest.raises(CaptureFileError, match=match) as info:
+        load_capture(path)
+    assert info.value.line == 2
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_KEYS = st.sampled_from(
+    [
+        "target",
+        "method",
+        "port",
+        "dns",
+        "peer",
+        "local",
+        "tls",
+        "timings",
+        "t0_wall",
+        "redacted",
+        "synthetic",
+        "error",
+        "h11",
+        "largest_gap",
+        "proxy",
+        "proxy_status",
+        "connect_to",
+        "other",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_KEYS, _JSON, max_size=4))
+def test_any_metadata_is_a_report_or_exit_2_never_an_internal_error(
+    tmp_path_factory: pytest.TempPathFactory, meta: dict[str, object]
+) -> None:
+    import contextlib
+    import io
+
+    from chunkscope.cli.main import main
+
+    path = tmp_path_factory.mktemp("meta") / "m.capture"
+    path.write_text(
+        HEADER
+        + json.dumps({"r": "meta", **meta})
+        + "\n"
+        + '{"r":"recv","t":1,"data":"HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\n\\r\\n"}\n'
+    )
+    for extra in ([], ["--json"]):
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(["analyze", str(path), *extra])
+        assert code in (0, 1, 2), err.getvalue()

@@ -12,71 +12,19 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.streaming import streaming_server
 
 from chunkscope import analyze_capture, load_capture
 from chunkscope.core.report import CloseKind
 
 ONE_BYTE_CHUNKS = b"1\r\nx\r\n" * 2000
-
-
-@contextmanager
-def streaming_server(head: bytes, body_block: bytes, *, pace: float = 0.0) -> Iterator[str]:
-    """Serve ``head`` then ``body_block`` over and over to each client until it goes away.
-
-    Bounded: each connection lasts at most 60 s, the server at most 600 s.
-    """
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    port = listener.getsockname()[1]
-    stop = threading.Event()
-
-    def serve_one(conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(5)
-            request = b""
-            while b"\r\n\r\n" not in request:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                request += data
-            deadline = time.monotonic() + 60
-            try:
-                conn.sendall(head)
-                while not stop.is_set() and time.monotonic() < deadline:
-                    conn.sendall(body_block)
-                    if pace:
-                        time.sleep(pace)
-            except OSError:
-                return  # the client went away
-
-    def accept_loop() -> None:
-        end = time.monotonic() + 600
-        while not stop.is_set() and time.monotonic() < end:
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept_loop, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        listener.close()
 
 
 def start_capture(url: str, out: Path, read_log: Path | None = None) -> subprocess.Popen[str]:
