@@ -162,6 +162,8 @@ class HeadReader:
         if end > start and self._buf[end - 1] == 0x0D:
             end -= 1
         else:
+            if nl > start and self._earlier_fault(start, nl):
+                return False  # the line went wrong before its bare LF: that byte is the finding
             self._fail(
                 nl,
                 b"\n",
@@ -188,6 +190,28 @@ class HeadReader:
             )
             return False
         return self._field_line(line, start)
+
+    def _earlier_fault(self, start: int, nl: int) -> bool:
+        """Whether the line ending in a bare LF at ``nl`` has an offending byte before it.
+
+        The finding is the first offending byte in stream order, whatever the
+        read boundaries: a reply that is not HTTP at all (an HTML page) is
+        malformed at its first byte, not at its first line end.
+        """
+        phase = self._phase
+        line = bytes(self._buf[start:nl])
+        ok = (
+            self._status_line(line, start)
+            if phase is _Phase.STATUS_LINE
+            else self._field_line(line, start)
+        )
+        if not ok:
+            return True
+        self._phase = phase  # the line was fine but for its end: fail as the line it was
+        if phase is _Phase.HEADERS and line[0] not in b" \t":
+            self._headers.pop()
+            self._header_offsets.pop()
+        return False
 
     def _status_line(self, line: bytes, start: int) -> bool:
         self._check_partial_line(start)

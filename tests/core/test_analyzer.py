@@ -656,3 +656,55 @@ def test_differential_on_mutations_we_accept_h11_accepts(
         verdict, h11_body = h11_outcome(mutated)
         assert verdict == "complete"
         assert h11_body == dechunk(mutated, report.chunks)
+
+
+# -- non-HTTP replies and heads: the split never matters ------------------------------
+
+_HEAD_PIECES = [
+    b"HTTP/1.1 200 OK\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\n",
+    b"<!DOCTYPE html>\n",
+    b"<html><body>502 Bad Gateway</body></html>\n",
+    b"Content-Type: text/html\r\n",
+    b"Content-Length: 3\r\n",
+    b"Transfer-Encoding: chunked\r\n",
+    b"X-Folded: a\r\n  b\r\n",
+    b"Bad Name: v\r\n",
+    b"Server: x\n",
+    b"\r\n",
+    b"\n",
+    b"SSH-2.0-OpenSSH_9.6\r\n",
+    b"\x16\x03\x01\x00\xa5\x01",  # a TLS ClientHello where HTTP was expected
+]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(_HEAD_PIECES) | st.binary(max_size=6), min_size=1, max_size=8),
+    st.lists(st.integers(1, 300), max_size=10),
+)
+def test_any_split_of_a_head_or_a_non_http_reply_gives_the_same_report(
+    pieces: list[bytes], cuts: list[int]
+) -> None:
+    data = b"".join(pieces)
+    points = sorted({c for c in cuts if 0 < c < len(data)})
+    reads = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=False)]
+    whole = feed_all([data])
+    assert feed_all(reads) == whole
+    assert feed_all([data[i : i + 1] for i in range(len(data))]) == whole
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"<!DOCTYPE html>\n<html><body>Bad gateway</body></html>\n",
+        b"<html>\r\n<body>502</body>\r\n</html>\r\n",
+        b"SSH-2.0-OpenSSH_9.6\r\n",
+        b"hello\n",
+    ],
+)
+def test_a_non_http_reply_is_malformed_at_its_first_byte(reply: bytes) -> None:
+    d = three_ways(reply)
+    assert d["verdict"] == "malformed"
+    assert (d["problem"]["state"], d["problem"]["offset"]) == ("status-line", 0)
+    assert d["problem"]["tolerated_by"] is None
