@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 __all__ = ["Analyzer", "analyze_bytes"]
 
 _MAX_NOTES = 50
+_INTERIM_KEPT = 10  # interim (1xx) heads listed in the report; the rest are counted
+_HEAD_STEP = 512  # a head reader is fed this much of a read first, then twice as much...
 _CONTEXT_BEFORE = 64  # bytes shown before the end of the stream or a malformation
 _CONTEXT_AFTER = 16
 
@@ -167,7 +169,8 @@ class Analyzer:
         self._phase = _Phase.HEAD
         self._head_reader = HeadReader(self._preamble_left, max_head)
         self._final_head: Head | None = None
-        self._interim: list[dict[str, int]] = []
+        self._interim: list[dict[str, int]] = []  # the first _INTERIM_KEPT
+        self._interim_count = 0
         self._notes: list[Note] = []
         self._content_length: int | None = None
         self._body_end: int | None = None
@@ -300,7 +303,7 @@ class Analyzer:
             if phase is _Phase.BODY:
                 pos += self._feed_body(data if pos == 0 else data[pos:], base + pos, t)
             elif phase is _Phase.HEAD:
-                pos += self._feed_head(data if pos == 0 else data[pos:], base + pos, t)
+                pos += self._feed_head(data, pos, base + pos, t)
             elif phase is _Phase.DONE:
                 if self.extra_bytes == 0:
                     self._note(base + pos, "bytes after the end of the response (not part of it)")
@@ -313,21 +316,38 @@ class Analyzer:
         if len(self._notes) < _MAX_NOTES:
             self._notes.append(Note(offset, message))
 
-    def _feed_head(self, data: bytes, base: int, t: float) -> int:
+    def _feed_head(self, data: bytes, start: int, base: int, t: float) -> int:
+        """Feed ``data[start:]`` to the head reader; return how many bytes the head took."""
         reader = self._head_reader
-        used = reader.feed(data)
+        # A head is small but the read holding it may be large (and may hold a
+        # million interim heads): feeding pieces that grow from _HEAD_STEP
+        # keeps each head's cost near its own size, not the read's.
+        used = 0
+        step = _HEAD_STEP
+        n = len(data) - start
+        while True:
+            if used == 0 and start == 0 and n <= step:
+                piece = data
+            else:
+                piece = data[start + used : start + used + step]
+            used += reader.feed(piece)
+            if reader.finding is not None or reader.head is not None or used >= n:
+                break
+            step *= 2
         if reader.finding is not None:
             f = reader.finding
             state = ProblemState.STATUS_LINE if f.in_status_line else ProblemState.HEADERS
             self._fail(state, f.offset, f.found, f.expected, f.reason, t, f.tolerated_by)
-            return len(data)
+            return n
         head = reader.head
         if head is None:
             return used
         for offset, message in head.notes:
             self._note(offset, message)
         if 100 <= head.status < 200 and head.status != 101:
-            self._interim.append({"status": head.status, "offset": head.offset})
+            self._interim_count += 1
+            if len(self._interim) < _INTERIM_KEPT:
+                self._interim.append({"status": head.status, "offset": head.offset})
             self._head_reader = HeadReader(head.end, self.max_head)
             return used
         self._final_head = head
@@ -384,6 +404,7 @@ class Analyzer:
             "offset": head.offset,
             "body_offset": head.end,
             "interim": self._interim,
+            "interim_count": self._interim_count,
             "t": t,
         }
         if framing is Framing.NO_BODY or (framing is Framing.CONTENT_LENGTH and length == 0):
@@ -589,6 +610,11 @@ class Analyzer:
         head = self.head
         if head is not None and chunked is not None:
             head["trailers"] = [[n, v] for n, v in chunked.trailers]
+            head["chunk_extensions"] = {
+                "count": chunked.ext_count,
+                "bytes": chunked.ext_bytes,
+                "kept": len(chunked.exts),
+            }
         report = Report(
             verdict=verdict,
             framing=self.framing,

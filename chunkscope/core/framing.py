@@ -37,6 +37,11 @@ __all__ = ["BodySink", "ChunkTable", "ChunkedReader", "FramingFinding"]
 
 BodySink = Callable[[bytes, int, float], None]
 
+# Chunk extensions are kept as received for the first chunks that have them,
+# up to this many bytes in all; later extensions are counted (``ext_count``,
+# ``ext_bytes``) but not kept, and their chunk records say ``ext=None``.
+MAX_EXT_BYTES_KEPT = 1 << 20
+
 # A size line of a data chunk with no extension, no leading zero and at most 15
 # hex digits: the shape of nearly every real chunk header, and one whose data
 # offset follows from its size. Anything else (the last-chunk "0", leading
@@ -141,6 +146,10 @@ class ChunkedReader:
         self.offsets = array("q")
         self.sizes = array("q")
         self.exts: dict[int, bytes] = {}
+        self.ext_count = 0  # data chunks with an extension, kept or not
+        self.ext_bytes = 0  # their extension bytes
+        self._ext_kept_bytes = 0
+        self._ext_unkept: set[int] = set()  # chunks whose extension was too much to keep
         self._data_offsets: dict[int, int] = {}
         self._read_first = array("q")
         self._read_times = array("d")
@@ -208,10 +217,18 @@ class ChunkedReader:
             index=index,
             offset=offset,
             size=size,
-            ext=self.exts.get(index, b""),
+            ext=self._ext(index),
             data_offset=data_offset,
             t=self._read_times[read],
         )
+
+    def _ext(self, index: int) -> bytes | None:
+        ext = self.exts.get(index)
+        if ext is not None:
+            return ext
+        if index in self._ext_unkept:
+            return None  # it had one, too much to keep
+        return b""
 
     # -- input ----------------------------------------------------------------
 
@@ -402,11 +419,18 @@ class ChunkedReader:
             self.last_chunk = ChunkHeader(index, offset, 0, ext, offset + len(line), t)
             self._state = _State.TRAILERS
             return
+        if ext:
+            self.ext_count += 1
+            self.ext_bytes += len(ext)
         if index < self.keep:
             self.offsets.append(offset)
             self.sizes.append(size)
             if ext:
-                self.exts[index] = ext
+                if self._ext_kept_bytes + len(ext) <= MAX_EXT_BYTES_KEPT:
+                    self.exts[index] = ext
+                    self._ext_kept_bytes += len(ext)
+                else:
+                    self._ext_unkept.add(index)
             if len(line) != len(f"{size:x}") + 2:
                 self._data_offsets[index] = offset + len(line)
             if not self._read_times or self._read_times[-1] != t or self._read_first[-1] > index:

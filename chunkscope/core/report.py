@@ -103,7 +103,8 @@ class ChunkHeader:
     index: int  # 0-based chunk number; the last-chunk has the next index
     offset: int  # first byte of the size line in the received stream
     size: int
-    ext: bytes  # chunk extensions as received, from the first ';' or BWS, without CRLF
+    ext: bytes | None  # chunk extensions as received, from the first ';' or BWS, without CRLF;
+    # None: the chunk had extensions, not kept (past the first MiB of them)
     data_offset: int  # first byte of the chunk data (== end of the size line)
     t: float  # arrival time of the read that completed the size line
 

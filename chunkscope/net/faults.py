@@ -15,16 +15,20 @@ point                  the stream is cut just before...
 =====================  ==========================================================
 
 Points are found by running the analyzer over the complete bytes, so they
-work on any recorded or built response.
+work on any recorded or built response. It runs in one streaming pass (two
+for ``after-event``) that keeps only what the point needs, so resolving a
+point in a stream of millions of chunks costs little memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from ..core.analyzer import Analyzer
 from ..core.errors import UsageError
-from ..core.report import ChunkHeader, SseEvent
+from ..core.report import SseEvent
+from .reads import ReadTable
 from .server import CLOSES, Script
 
 __all__ = ["NAMED_POINTS", "apply_faults", "resolve_point", "truncate_reads"]
@@ -38,29 +42,65 @@ NAMED_POINTS = (
 )
 
 
-def _survey(data: bytes) -> tuple[list[ChunkHeader], ChunkHeader | None, list[SseEvent]]:
-    analyzer = Analyzer(live_events=True, max_chunks_kept=None, sse=True)
-    analyzer.feed(data, 0.0)
-    events = analyzer.pop_events()
-    analyzer.close("unknown", None)
-    chunks = [e for e in events if isinstance(e, ChunkHeader) and e.size > 0]
-    last = analyzer.chunked.last_chunk if analyzer.chunked is not None else None
-    sse = [e for e in events if isinstance(e, SseEvent)]
+_PIECE = 1 << 20  # bytes fed to the surveying analyzer at a time
+
+
+def _survey(
+    data: bytes, *, keep: int = 0, sse: bool = False, stop_at: int | None = None
+) -> Analyzer:
+    """An analyzer fed ``data`` (up to ``stop_at``) that keeps ``keep`` chunk records."""
+    analyzer = Analyzer(live_events=sse, max_chunks_kept=keep, sse=sse or None)
+    end = len(data) if stop_at is None else min(stop_at, len(data))
+    for start in range(0, end, _PIECE):
+        analyzer.feed(data[start : min(start + _PIECE, end)], 0.0)
+        if analyzer.framing is not None and analyzer.framing.value != "chunked":
+            break
+        if analyzer.failed or analyzer.message_complete:
+            break
     if analyzer.framing is None or analyzer.framing.value != "chunked":
         raise UsageError(
             f"named cut points need a chunked response; this one is {analyzer.framing or 'not a response'}"
         )
-    return chunks, last, sse
+    return analyzer
 
 
-def _index(point: str, chunks: list[ChunkHeader]) -> int:
+def _index(point: str, count: int) -> int:
     try:
         index = int(point.split(":", 1)[1])
     except ValueError:
         raise UsageError(f"{point}: N must be a chunk index (0-based)") from None
-    if not 0 <= index < len(chunks):
-        raise UsageError(f"{point}: the stream has {len(chunks)} data chunks (0-{len(chunks) - 1})")
+    if not 0 <= index < count:
+        raise UsageError(f"{point}: the stream has {count} data chunks (0-{count - 1})")
     return index
+
+
+def _wanted_index(point: str) -> int:
+    try:
+        return max(int(point.split(":", 1)[1]), 0)
+    except ValueError:
+        raise UsageError(f"{point}: N must be a chunk index (0-based)") from None
+
+
+def _first_event(data: bytes, name: str) -> SseEvent | None:
+    analyzer = Analyzer(live_events=True, max_chunks_kept=0, sse=True)
+    names: set[str] = set()
+    for start in range(0, len(data), _PIECE):
+        analyzer.feed(data[start : start + _PIECE], 0.0)
+        for event in analyzer.pop_events():
+            if isinstance(event, SseEvent):
+                if event.name == name:
+                    return event
+                if len(names) < 50:
+                    names.add(event.name)
+        if analyzer.failed or analyzer.message_complete:
+            break
+    if analyzer.framing is None or analyzer.framing.value != "chunked":
+        raise UsageError(
+            f"named cut points need a chunked response; this one is {analyzer.framing or 'not a response'}"
+        )
+    raise UsageError(
+        f"after-event:{name}: no SSE event named {name!r} (events: {', '.join(sorted(names)) or 'none'})"
+    )
 
 
 def resolve_point(data: bytes, point: str | int) -> int:
@@ -72,32 +112,30 @@ def resolve_point(data: bytes, point: str | int) -> int:
                 f"--truncate-at {offset} is beyond the {len(data)} bytes of the stream"
             )
         return offset
-    chunks, last, sse = _survey(data)
-    if point == "before-last-chunk":
+    if point in ("before-last-chunk", "after-last-chunk"):
+        chunked = _survey(data).chunked
+        last = None if chunked is None else chunked.last_chunk
         if last is None:
-            raise UsageError("before-last-chunk: the stream has no last-chunk")
-        return last.offset
-    if point == "after-last-chunk":
-        if last is None:
-            raise UsageError("after-last-chunk: the stream has no last-chunk")
-        return last.data_offset
-    if point.startswith("mid-chunk:"):
-        chunk = chunks[_index(point, chunks)]
+            raise UsageError(f"{point}: the stream has no last-chunk")
+        return last.offset if point == "before-last-chunk" else last.data_offset
+    if point.startswith(("mid-chunk:", "mid-size-line:")):
+        chunked = _survey(data, keep=_wanted_index(point) + 1).chunked
+        assert chunked is not None
+        chunk = chunked.header(_index(point, chunked.count))
+        if point.startswith("mid-size-line:"):
+            return chunk.offset + 1
         return chunk.data_offset + max(chunk.size // 2, 1) if chunk.size > 1 else chunk.data_offset
-    if point.startswith("mid-size-line:"):
-        return chunks[_index(point, chunks)].offset + 1
     if point.startswith("after-event:"):
-        name = point.split(":", 1)[1]
-        event = next((e for e in sse if e.name == name), None)
-        if event is None:
-            names = sorted({e.name for e in sse})
-            raise UsageError(
-                f"{point}: no SSE event named {name!r} (events: {', '.join(names) or 'none'})"
-            )
-        for chunk in chunks:
-            end = chunk.data_offset + chunk.size + 2
-            if end >= event.end:
-                return end
+        event = _first_event(data, point.split(":", 1)[1])
+        assert event is not None
+        # The next chunk boundary at or after the event's end: where the
+        # chunk holding the event's last byte ends, CRLF included.
+        chunked = _survey(data, stop_at=event.end).chunked
+        assert chunked is not None
+        if chunked.state == "chunk-data":
+            return event.end + chunked.remaining + 2
+        if chunked.state == "chunk-data-end":
+            return event.end + 2 - chunked.crlf_got
         return event.end
     raise UsageError(
         f"unknown cut point {point!r}; use an offset or one of {', '.join(NAMED_POINTS)}"
@@ -105,9 +143,11 @@ def resolve_point(data: bytes, point: str | int) -> int:
 
 
 def truncate_reads(
-    reads: tuple[tuple[float, bytes], ...], offset: int
-) -> tuple[tuple[float, bytes], ...]:
+    reads: Sequence[tuple[float, bytes]], offset: int
+) -> Sequence[tuple[float, bytes]]:
     """The reads cut to their first ``offset`` bytes, read boundaries and times kept."""
+    if isinstance(reads, ReadTable):
+        return reads.truncated(offset)
     out = []
     seen = 0
     for t, data in reads:
@@ -132,7 +172,8 @@ def apply_faults(
     """A copy of ``script`` with the faults applied (None leaves a setting as it is)."""
     reads = script.reads
     if truncate_at is not None:
-        reads = truncate_reads(reads, resolve_point(script.server_bytes, truncate_at))
+        data = reads.data if isinstance(reads, ReadTable) else script.server_bytes  # no copy
+        reads = truncate_reads(reads, resolve_point(data, truncate_at))
     if close is not None and close not in CLOSES:
         raise UsageError(f"unknown --close {close!r}; one of {', '.join(CLOSES)}")
     if slice is not None and slice < 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -12,8 +12,9 @@ from typing import Any
 import trio
 
 from ..core.errors import CaptureFileError
-from ..formats.capture import Capture, load_capture
+from ..formats.capture import Capture
 from .faults import apply_faults
+from .reads import read_capture
 from .responses import Response
 from .server import Script, ServerInfo, close_for_capture, serve
 from .throwaway_ca import TlsPair, tls_pair
@@ -40,16 +41,25 @@ def make_script(
     elif isinstance(source, bytes):
         script = Script.from_bytes(source, close="fin")
     else:
-        capture = source if isinstance(source, Capture) else load_capture(source)
-        if capture.partial_last_line and not allow_truncated:
+        if isinstance(source, Capture):
+            path, partial = source.path, source.partial_last_line
+            reads: Sequence[tuple[float, bytes]] = tuple((r.t, r.data) for r in source.reads)
+            kind = source.end.kind if source.end is not None else None
+        else:  # a file: streamed into compact storage, whatever its number of reads
+            held = read_capture(source)
+            path, partial, reads, kind = (
+                held.path,
+                held.partial_last_line,
+                held.reads,
+                held.end_kind,
+            )
+        if partial and not allow_truncated:
             raise CaptureFileError(
-                capture.path,
+                path,
                 None,
                 "the file is truncated (its last record is incomplete); `chunkscope analyze` reads it, "
                 "`serve --allow-truncated` replays what it holds",
             )
-        reads = tuple((r.t, r.data) for r in capture.reads)
-        kind = capture.end.kind if capture.end is not None else None
         script = Script(reads=reads, close=close_for_capture(kind, tls))
     return apply_faults(script, **{k: v for k, v in faults.items() if v is not None})
 

@@ -58,7 +58,7 @@ class Script:
     ``close="stall"``: how long the connection is held open).
     """
 
-    reads: tuple[tuple[float, bytes], ...]
+    reads: Sequence[tuple[float, bytes]]  # a tuple, or a compact ReadTable (net/reads.py)
     close: str = "fin"
     stall: float = 0.0
     speed: float = 0.0
