@@ -311,3 +311,30 @@ def test_serve_with_own_certificate(tmp_path: Path) -> None:
         report = capture_json(url, "--cacert", str(tmp_path / "ca.pem"))
     assert report["verdict"] == "complete"
     assert report["close"]["kind"] == "tls-close-notify"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_after_event_is_the_next_chunk_boundary_however_events_are_chunked(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    events = b"".join(
+        b"event: e%d\ndata: %s\n\n" % (i, b"x" * rng.randint(0, 30)) for i in range(8)
+    )
+    cuts = sorted({rng.randint(1, len(events) - 1) for _ in range(rng.randint(1, 12))})
+    pieces = [events[a:b] for a, b in zip([0, *cuts], [*cuts, len(events)], strict=False)]
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    data = head + b"".join(b"%x\r\n%b\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+    analyzer = chunkscope.Analyzer(live_events=True)
+    analyzer.feed(data, 0.0)
+    found = {e.name: e.end for e in analyzer.pop_events() if isinstance(e, chunkscope.SseEvent)}
+    report = analyzer.close("fin", None)
+    for name in ("e0", "e3", "e7"):
+        expected = next(
+            c.data_offset + c.size + 2
+            for c in report.chunks
+            if c.data_offset + c.size + 2 >= found[name]
+        )
+        assert resolve_point(data, f"after-event:{name}") == expected
