@@ -87,7 +87,7 @@ def ctrl_c_rounds(tmp_path: Path, rounds: int) -> None:
 
 
 def test_ctrl_c_at_random_moments_loses_no_read(tmp_path: Path) -> None:
-    ctrl_c_rounds(tmp_path, 2)
+    ctrl_c_rounds(tmp_path, 1)
 
 
 @pytest.mark.slow
