@@ -437,7 +437,8 @@ def _capture_file_row(conn: dict[str, Any]) -> list[tuple[str, str]]:
     synthetic = conn.pop("synthetic", None) and "synthetic fixture"
     if not (created or tool or masking or synthetic):
         return []
-    return [("capture file", _join(created and f"created {created}", tool, masking, synthetic))]
+    label = "capture file" if created or tool or synthetic else "redaction"  # live: no file
+    return [(label, _join(created and f"created {created}", tool, masking, synthetic))]
 
 
 def _connection(report: Report) -> list[str]:
