@@ -23,16 +23,19 @@ from support.streaming import streaming_server
 
 from chunkscope import analyze_capture, load_capture
 from chunkscope.core.report import CloseKind
+from chunkscope.testing import tls_pair
 
 ONE_BYTE_CHUNKS = b"1\r\nx\r\n" * 2000
 
 
-def start_capture(url: str, out: Path, read_log: Path | None = None) -> subprocess.Popen[str]:
+def start_capture(
+    url: str, out: Path, read_log: Path | None = None, *extra: str
+) -> subprocess.Popen[str]:
     env = dict(os.environ)
     if read_log is not None:
         env["CHUNKSCOPE_READ_LOG"] = str(read_log)
     return subprocess.Popen(
-        [sys.executable, "-m", "chunkscope", "capture", url, "-o", str(out), "--json"],
+        [sys.executable, "-m", "chunkscope", "capture", url, "-o", str(out), "--json", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -58,13 +61,19 @@ def comparable(report: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in report.items() if k not in ("connection", "request")}
 
 
-def ctrl_c_rounds(tmp_path: Path, rounds: int) -> None:
+def ctrl_c_rounds(tmp_path: Path, rounds: int, *, tls: bool = False) -> None:
     rng = random.Random(rounds)
     head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-    with streaming_server(head, ONE_BYTE_CHUNKS) as url:
+    extra: list[str] = []
+    server_context = None
+    if tls:
+        pair = tls_pair()
+        server_context = pair.server_context
+        extra = ["--cacert", pair.ca_pem]
+    with streaming_server(head, ONE_BYTE_CHUNKS, tls=server_context) as url:
         for n in range(rounds):
             out, log = tmp_path / f"{n}.capture", tmp_path / f"{n}.reads"
-            proc = start_capture(url, out, log)
+            proc = start_capture(url, out, log, *extra)
             try:
                 wait_for(log, proc)  # reading has started
                 time.sleep(rng.uniform(0.0, 0.4))
@@ -93,6 +102,11 @@ def test_ctrl_c_at_random_moments_loses_no_read(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ctrl_c_at_random_moments_loses_no_read_soak(tmp_path: Path) -> None:
     ctrl_c_rounds(tmp_path, 25)
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_random_moments_loses_no_read_over_tls(tmp_path: Path) -> None:
+    ctrl_c_rounds(tmp_path, 20, tls=True)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -10,9 +11,16 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def streaming_server(head: bytes, body_block: bytes, *, pace: float = 0.0) -> Iterator[str]:
+def streaming_server(
+    head: bytes,
+    body_block: bytes,
+    *,
+    pace: float = 0.0,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[str]:
     """Serve ``head`` then ``body_block`` over and over to each client until it goes away.
 
+    With ``tls`` (a server context) the connection is TLS and the URL https.
     Bounded: each connection lasts at most 60 s, the server at most 600 s.
     """
     listener = socket.create_server(("127.0.0.1", 0))
@@ -21,6 +29,13 @@ def streaming_server(head: bytes, body_block: bytes, *, pace: float = 0.0) -> It
     stop = threading.Event()
 
     def serve_one(conn: socket.socket) -> None:
+        if tls is not None:
+            conn.settimeout(5)
+            try:
+                conn = tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                conn.close()
+                return
         with conn:
             conn.settimeout(5)
             request = b""
@@ -40,7 +55,7 @@ def streaming_server(head: bytes, body_block: bytes, *, pace: float = 0.0) -> It
                     conn.sendall(body_block)
                     if pace:
                         time.sleep(pace)
-            except OSError:
+            except (OSError, ssl.SSLError):
                 return  # the client went away
 
     def accept_loop() -> None:
@@ -55,7 +70,7 @@ def streaming_server(head: bytes, body_block: bytes, *, pace: float = 0.0) -> It
     thread = threading.Thread(target=accept_loop, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{port}/"
+        yield f"{'https' if tls is not None else 'http'}://127.0.0.1:{port}/"
     finally:
         stop.set()
         thread.join(timeout=10)
