@@ -105,6 +105,9 @@ class CaptureOptions:
     ssl_context: ssl.SSLContext | None = None
     on_read: Callable[[Analyzer, Recorder], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # SIGINT cancels this capture between reads; False for a caller that runs many captures
+    # and handles SIGINT itself (the probe: trio hands a signal to one receiver only)
+    sigint_cancels: bool = True
 
 
 @dataclass
@@ -430,7 +433,7 @@ async def _run(
     if read_log:
         stream = _LoggedStream(stream, read_log)
     interrupt = trio.CancelScope()
-    async with _sigint_cancels(interrupt):
+    async with _sigint_cancels(interrupt, options.sigint_cancels):
         kind, detail = await _exchange(
             options, stream, target, request, recorder, max_deadline, interrupt
         )
@@ -542,9 +545,9 @@ def _sigint_is_ours() -> bool:
 
 
 @asynccontextmanager
-async def _sigint_cancels(scope: trio.CancelScope) -> AsyncIterator[None]:
+async def _sigint_cancels(scope: trio.CancelScope, wanted: bool) -> AsyncIterator[None]:
     """Within the block, SIGINT cancels ``scope`` instead of raising KeyboardInterrupt."""
-    if not _sigint_is_ours():
+    if not wanted or not _sigint_is_ours():
         yield
         return
     with trio.open_signal_receiver(signal.SIGINT) as signals:

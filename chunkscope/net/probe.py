@@ -207,7 +207,9 @@ class Probe:
             left = max(0.001, deadline - trio.current_time())
             limit = left if limit is None else min(limit, left)
         try:
-            report = await run_capture(replace(capture, output=path, max_time=limit))
+            report = await run_capture(
+                replace(capture, output=path, max_time=limit, sigint_cancels=False)
+            )
         except TransportError as exc:
             self.summary.add(record_from_error(exc.kind, str(exc), None))
             _remove(path)
