@@ -13,6 +13,7 @@ from ..core.preamble import find_connect_preamble
 from ..core.report import CloseKind, Report
 from ..formats.analysis import analyze_capture
 from .main import add_report_options, report_exit_code
+from .options import count, http_token, size
 from .render import render_text
 
 __all__ = ["add_parser", "run"]
@@ -42,25 +43,25 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--raw", action="store_true", help="FILE holds raw server bytes (no timestamps)")
     p.add_argument(
         "--method",
-        default="GET",
-        help="request method for --raw input (HEAD responses have no body)",
+        type=http_token,
+        help="request method for --raw input (default GET; HEAD responses have no body)",
     )
     p.add_argument(
         "--close",
-        default="unknown",
         choices=[k.value for k in CloseKind],
-        help="how the connection ended, for --raw input (default: unknown)",
+        help="how the connection ended, for --raw input (default: unknown; a capture file "
+        "records its own ending)",
     )
     p.add_argument(
         "--max-chunks-kept",
-        type=int,
+        type=count,
         default=100_000,
         metavar="N",
         help="chunk records kept for the report (later chunks are checked and counted only)",
     )
     p.add_argument(
         "--max-chunk-size",
-        type=lambda s: int(s, 0),
+        type=size,
         default=2**62,
         metavar="BYTES",
         help="largest chunk size accepted",
@@ -87,7 +88,7 @@ def analyze_raw_file(path: str, args: argparse.Namespace) -> Report:
                 file=sys.stderr,
             )
         analyzer = Analyzer(
-            request_method=args.method,
+            request_method=args.method or "GET",
             terminal_events=args.terminal_event,
             max_chunks_kept=args.max_chunks_kept,
             max_chunk_size=args.max_chunk_size,
@@ -97,7 +98,7 @@ def analyze_raw_file(path: str, args: argparse.Namespace) -> Report:
         while data:
             analyzer.feed(data, 0.0)
             data = stream.read(_READ_SIZE)
-    return analyzer.close(args.close, None, None)
+    return analyzer.close(args.close or "unknown", None, None)
 
 
 def _looks_raw(path: str) -> bool:
@@ -108,6 +109,13 @@ def _looks_raw(path: str) -> bool:
             return f.read(5) == b"HTTP/"
     except OSError:
         return False  # the capture reader says what is wrong with it
+
+
+def _is_empty(path: str) -> bool:
+    try:
+        return os.path.getsize(path) == 0 and os.path.isfile(path)
+    except OSError:
+        return False  # the reader says what is wrong with it
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,6 +132,21 @@ def run(args: argparse.Namespace) -> int:
 
         check_html_target(args.html, args.file)
     raw = args.raw or _looks_raw(args.file)
+    if not args.raw and args.file != "-" and _is_empty(args.file):
+        raise CaptureFileError(
+            args.file,
+            None,
+            "the file is empty (not a capture file); if the server sent nothing, say --raw",
+        )
+    if not raw:
+        # A capture file records its request and its ending: options for raw
+        # bytes would contradict what was observed.
+        for option, value in (("--close", args.close), ("--method", args.method)):
+            if value is not None:
+                raise UsageError(
+                    f"{option} applies to --raw input only: {args.file} is a capture file, "
+                    "which records its own request and how its connection ended"
+                )
     if raw:
         report = analyze_raw_file(args.file, args)
         if not args.raw:

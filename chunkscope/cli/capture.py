@@ -14,6 +14,7 @@ from ..core.errors import UsageError
 from ..core.report import ChunkHeader
 from ..net.client import CaptureOptions, run_capture
 from .main import add_report_options, report_exit_code
+from .options import http_token, seconds
 from .render import render_text
 
 __all__ = ["add_parser", "run"]
@@ -41,6 +42,7 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
         "-X",
         "--request",
         dest="method",
+        type=http_token,
         metavar="METHOD",
         help="request method (default GET, POST with a body)",
     )
@@ -76,21 +78,21 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--connect-timeout",
-        type=float,
+        type=seconds,
         default=30.0,
         metavar="S",
-        help="limit for DNS+connect+TLS (default 30)",
+        help="limit for DNS+connect+TLS (default 30; 0 = none)",
     )
     p.add_argument(
         "--idle-timeout",
-        type=float,
+        type=seconds,
         default=60.0,
         metavar="S",
         help="stop and report 'timeout' after S seconds without a byte (default 60; 0 = never)",
     )
     p.add_argument(
         "--head-timeout",
-        type=float,
+        type=seconds,
         default=60.0,
         metavar="S",
         help="stop and report 'timeout' if the response head is not complete after S seconds, "
@@ -102,12 +104,19 @@ def _add_capture_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-m",
         "--max-time",
-        type=float,
+        type=seconds,
         default=None,
         metavar="S",
-        help="limit for the whole transfer",
+        help="limit for the whole transfer (default: none, the idle and head timeouts still "
+        "apply; 0 = none)",
     )
-    p.add_argument("-o", "--output", metavar="FILE", help="save the capture (format v1) to FILE")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="save the capture (format v1) to FILE; '-' writes it to stdout (the report goes "
+        "to stderr)",
+    )
     p.add_argument(
         "--force",
         action="store_true",
@@ -252,15 +261,6 @@ async def _status_line(state: dict[str, Any], stop: Any) -> None:
     sys.stderr.flush()
 
 
-def _single(exc: BaseException) -> BaseException:
-    """The one real error inside trio's nursery exception groups, for a one-line message."""
-    while True:
-        inner = getattr(exc, "exceptions", None)
-        if not inner or len(inner) != 1:
-            return exc
-        exc = inner[0]
-
-
 def _html_capture(args: argparse.Namespace, kwargs: dict[str, Any]) -> str | None:
     """For --html: the capture file the report's timeline is read from (temporary without -o)."""
     if not getattr(args, "html", None):
@@ -295,7 +295,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     state: dict[str, Any] = {}
-    event_out = sys.stderr if args.json else sys.stdout
+    # With `-o -` stdout carries the capture file and nothing else (as curl -o -).
+    out = sys.stderr if args.output == "-" else sys.stdout
+    event_out = sys.stderr if args.json else out
     printer = _print_events(event_out) if args.events else None
 
     def on_read(analyzer: Any, recorder: Any) -> None:
@@ -318,10 +320,10 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         report = trio.run(main)
-    except BaseException as exc:
+    except BaseException:
         if html_capture is not None and not args.output:
             _remove_tree(html_capture)
-        raise _single(exc) from None
+        raise
     if html_capture is not None:
         from .export import write_html
 
@@ -331,10 +333,12 @@ def run(args: argparse.Namespace) -> int:
             if not args.output:
                 _remove_tree(html_capture)
     if args.json:
-        sys.stdout.write(report.to_json() + "\n")
+        out.write(report.to_json() + "\n")
     else:
-        sys.stdout.write(render_text(report, chunks=args.chunks))
-    if args.output:
+        out.write(render_text(report, chunks=args.chunks))
+    if args.output == "-":
+        print("chunkscope: capture written to stdout", file=sys.stderr)
+    elif args.output:
         print(f"chunkscope: capture saved to {args.output}", file=sys.stderr)
-    sys.stdout.flush()
+    out.flush()
     return report_exit_code(report, args)

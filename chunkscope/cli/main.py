@@ -8,7 +8,8 @@ importing trio.
 Exit codes (every command): 0 complete, 1 truncated / malformed / no
 response, or an SSE stream whose outcome is cut / failed / incomplete (unless
 --transport-only), 2 usage error or unreadable input, 3 could not connect (DNS,
-connect, TLS, proxy), 4 internal error (a bug: please report it).
+connect, TLS, proxy), 4 internal error (a bug: please report it), 130 stopped
+by Ctrl-C and 143 by SIGTERM where the command has no verdict to report.
 """
 
 from __future__ import annotations
@@ -16,12 +17,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from ..core.errors import CaptureFileError, ChunkscopeError, TransportError, UsageError
 from .process import tune_for_streams
+
+if sys.version_info < (3, 11):  # pragma: no cover - trio depends on the backport there
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = [
     "EXIT_COMPLETE",
@@ -30,8 +38,12 @@ __all__ = [
     "EXIT_PROBLEM",
     "EXIT_USAGE",
     "add_report_options",
+    "interrupt_name",
+    "interrupted_exit_code",
     "main",
+    "quiet_stdout",
     "report_exit_code",
+    "single_error",
 ]
 
 EXIT_COMPLETE = 0
@@ -54,12 +66,15 @@ _COMMANDS = {
 
 def add_report_options(parser: argparse.ArgumentParser) -> None:
     """The options every command that prints a report shares."""
+    from .options import count, nonempty
+
     parser.add_argument(
         "--json", action="store_true", help="print the JSON report (the stable contract)"
     )
     parser.add_argument(
         "--terminal-event",
         action="append",
+        type=nonempty,
         default=[],
         metavar="NAME",
         help="SSE event name that ends the application stream (repeatable; "
@@ -67,7 +82,7 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--chunks",
-        type=int,
+        type=count,
         default=0,
         metavar="N",
         help="list up to N chunk records in the text report",
@@ -113,7 +128,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         ),
         epilog="exit codes: 0 complete, 1 truncated/malformed/no response or an SSE stream cut, "
         "failed or incomplete (see --transport-only), 2 usage or unreadable "
-        "input, 3 connect/DNS/TLS/proxy failure, 4 internal error",
+        "input, 3 connect/DNS/TLS/proxy failure, 4 internal error, 130 Ctrl-C, 143 SIGTERM",
     )
     parser.add_argument("--version", action="version", version=f"chunkscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -144,32 +159,129 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if argv is None:
         tune_for_streams()
+    with _signals_stop_the_command():
+        return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """Run one command; every exception becomes one line and an exit code."""
     try:
         return int(args.func(args))
-    except (CaptureFileError, UsageError) as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    except TransportError as exc:
-        return _fail(str(exc), EXIT_CONNECT)
-    except ChunkscopeError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    except BrokenPipeError:
+    except BaseException as exc:  # the one boundary: sorted out below
+        error = single_error(exc)
+        if isinstance(error, (SystemExit, GeneratorExit)):
+            raise
+        return _exit_for(error, exc)
+
+
+def _exit_for(error: BaseException, original: BaseException) -> int:
+    if isinstance(error, (CaptureFileError, UsageError)):
+        return _fail(str(error), EXIT_USAGE)
+    if isinstance(error, TransportError):
+        return _fail(str(error), EXIT_CONNECT)
+    if isinstance(error, ChunkscopeError):
+        return _fail(str(error), EXIT_USAGE)
+    if isinstance(error, BrokenPipeError):
         # stdout closed early (e.g. piped into head): not an error worth a message
+        quiet_stdout()
+        return EXIT_COMPLETE
+    if isinstance(error, KeyboardInterrupt):
+        return _fail(f"interrupted ({interrupt_name()})", interrupted_exit_code())
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return _fail(f"{where}{error.strerror or error}", EXIT_USAGE)
+    # a bug: one line by default, the traceback on request
+    if os.environ.get("CHUNKSCOPE_DEBUG"):
+        raise original
+    return _fail(
+        f"internal error: {type(error).__name__}: {error} (set CHUNKSCOPE_DEBUG=1 for a traceback)",
+        EXIT_INTERNAL,
+    )
+
+
+def single_error(exc: BaseException) -> BaseException:
+    """The error that matters inside (possibly nested) exception groups.
+
+    trio raises an ``ExceptionGroup`` from every nursery, even for one error:
+    a lone error inside is that error. A ``KeyboardInterrupt`` anywhere in
+    the group wins (the user asked to stop; the rest is its fallout), and
+    trio's ``Cancelled`` leaves are fallout too. Anything else with several
+    real errors stays a group (reported as an internal error).
+    """
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    leaves = list(_leaves(exc))
+    for leaf in leaves:
+        if isinstance(leaf, KeyboardInterrupt):
+            return leaf
+    real = [leaf for leaf in leaves if type(leaf).__name__ != "Cancelled"]
+    if len(real) == 1:
+        return real[0]
+    distinct = {(type(e), str(e)) for e in real}
+    return real[0] if len(distinct) == 1 else exc
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for inner in group.exceptions:
+        if isinstance(inner, BaseExceptionGroup):
+            yield from _leaves(inner)
+        else:
+            yield inner
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush to a closed pipe is silent."""
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_COMPLETE
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
-    except OSError as exc:
-        return _fail(
-            f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}", EXIT_USAGE
-        )
-    except Exception as exc:  # a bug: one line by default, the traceback on request
-        if os.environ.get("CHUNKSCOPE_DEBUG"):
-            raise
-        return _fail(
-            f"internal error: {type(exc).__name__}: {exc} (set CHUNKSCOPE_DEBUG=1 for a traceback)",
-            EXIT_INTERNAL,
-        )
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+# -- signals ------------------------------------------------------------------
+#
+# SIGTERM (what `kill`, systemd, docker stop and CI runners send) stops a
+# command exactly as Ctrl-C does: the handler hands the signal to whatever
+# handles SIGINT at that moment -- trio's own handler inside trio.run, which
+# delivers KeyboardInterrupt where it is safe, or Python's default, which
+# raises it. So every command, including ones added later, gets one way to
+# stop: a capture keeps every byte and reports `interrupted`, a server
+# prints its summary, and the exit code says which signal it was.
+
+_interrupted_by: list[int] = []
+
+
+def interrupt_name() -> str:
+    """``"SIGTERM"`` if SIGTERM stopped the command, else ``"Ctrl-C"``."""
+    return "SIGTERM" if _interrupted_by and _interrupted_by[-1] == signal.SIGTERM else "Ctrl-C"
+
+
+def interrupted_exit_code() -> int:
+    """The exit code of a command stopped by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM)."""
+    return 128 + (_interrupted_by[-1] if _interrupted_by else int(signal.SIGINT))
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _interrupted_by.append(signum)
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def _signals_stop_the_command() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    _interrupted_by.clear()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _fail(message: str, code: int) -> int:

@@ -7,9 +7,14 @@ import os
 import ssl
 import sys
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
+from .main import interrupt_name, interrupted_exit_code, single_error
+from .options import MAX_DELAY, delay, factor, host, nonempty, port, positive_count
+
+if TYPE_CHECKING:
+    from ..net.throwaway_ca import TlsPair
 
 __all__ = ["add_parser", "run_demo", "run_serve"]
 
@@ -29,8 +34,10 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("file", metavar="FILE", help="capture file (or raw server bytes with --raw)")
     p.add_argument("--raw", action="store_true", help="FILE holds raw server bytes")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
+    p.add_argument(
+        "--host", type=host, default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    p.add_argument("--port", type=port, default=0, help="port 0-65535 (default 0: pick a free one)")
     p.add_argument(
         "--tls", action="store_true", help="serve TLS with a throwaway CA (see --ca-out)"
     )
@@ -41,7 +48,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--key", metavar="PEM", help="private key for --cert")
     p.add_argument(
         "--speed",
-        type=float,
+        type=factor,
         default=1.0,
         help="timing factor: 1 original (default), 10 faster, 0 no waiting",
     )
@@ -54,6 +61,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--truncate-at",
         metavar="POINT",
+        type=nonempty,
         help="cut the stream: an offset, before-last-chunk, after-last-chunk, mid-chunk:N, "
         "mid-size-line:N, after-event:NAME",
     )
@@ -62,10 +70,20 @@ def add_parser(subparsers: Any) -> None:
         choices=["fin", "reset", "tls-close-notify", "tls-no-close-notify", "stall"],
         help="how to end each connection (default: as the capture ended)",
     )
-    p.add_argument("--stall", type=float, metavar="S", help="wait S seconds before the close")
-    p.add_argument("--slice", type=int, metavar="N", help="write in segments of at most N bytes")
     p.add_argument(
-        "--delay-per-write", type=float, metavar="S", help="sleep S seconds after each write"
+        "--stall",
+        type=delay,
+        metavar="S",
+        help=f"wait S seconds before the close (0-{MAX_DELAY:g})",
+    )
+    p.add_argument(
+        "--slice", type=positive_count, metavar="N", help="write in segments of at most N bytes"
+    )
+    p.add_argument(
+        "--delay-per-write",
+        type=delay,
+        metavar="S",
+        help=f"sleep S seconds after each write (0-{MAX_DELAY:g})",
     )
     p.set_defaults(func=run_serve)
 
@@ -79,25 +97,48 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     d.add_argument("--json", action="store_true", help="print the JSON report")
-    d.add_argument("--speed", type=float, default=4.0, help="replay speed (default 4x)")
-    d.add_argument("-o", "--output", metavar="FILE", help="also save the live capture to FILE")
+    d.add_argument(
+        "--speed", type=factor, default=4.0, help="replay speed (default 4x; 0 no waiting)"
+    )
+    d.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="also save the live capture to FILE ('-': to stdout, the report to stderr)",
+    )
     d.set_defaults(func=run_demo)
 
 
-def _server_context(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, str | None]:
-    if args.cert or args.key:
-        if not (args.cert and args.key):
-            raise UsageError("--cert and --key go together")
+def _refuse_what_cannot_apply(args: argparse.Namespace) -> None:
+    """Options that contradict each other or the input: a usage error with the reason."""
+    own_cert = bool(args.cert or args.key)
+    if own_cert and not (args.cert and args.key):
+        raise UsageError("--cert and --key go together")
+    if own_cert and args.tls:
+        raise UsageError(
+            "--tls makes a throwaway CA and --cert/--key serve your own certificate: choose one"
+        )
+    if args.ca_out and not args.tls:
+        raise UsageError("--ca-out needs --tls (it writes the throwaway CA's certificate)")
+    if args.close and args.close.startswith("tls-") and not (args.tls or own_cert):
+        raise UsageError(f"--close {args.close} needs TLS (--tls, or --cert and --key)")
+    if args.raw and args.allow_truncated:
+        raise UsageError("--allow-truncated is for capture files; --raw bytes have no records")
+
+
+def _server_context(
+    args: argparse.Namespace,
+) -> tuple[ssl.SSLContext | None, str | None, TlsPair | None]:
+    """The server's TLS context, the CA file to tell clients about, and a pair to close."""
+    if args.cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         try:
             ctx.load_cert_chain(args.cert, args.key)
         except (OSError, ssl.SSLError) as exc:
             raise UsageError(f"cannot load --cert/--key: {exc}") from None
-        return ctx, None
+        return ctx, None, None
     if not args.tls:
-        if args.ca_out:
-            raise UsageError("--ca-out needs --tls")
-        return None, None
+        return None, None, None
     from ..net.throwaway_ca import tls_pair
 
     pair = tls_pair()
@@ -108,16 +149,27 @@ def _server_context(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, st
             raise UsageError(
                 f"cannot write --ca-out {args.ca_out}: {exc.strerror or exc}"
             ) from None
-    return pair.server_context, args.ca_out or pair.ca_pem
+        return pair.server_context, args.ca_out, pair
+    # Without --ca-out the CA goes to a temporary folder, removed when serve stops.
+    return pair.server_context, pair.ca_pem, pair
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    _refuse_what_cannot_apply(args)
+    ctx, ca_path, pair = _server_context(args)
+    try:
+        return _serve(args, ctx, ca_path)
+    finally:
+        if pair is not None:
+            pair.close()
+
+
+def _serve(args: argparse.Namespace, ctx: ssl.SSLContext | None, ca_path: str | None) -> int:
     import trio
 
     from ..net.replay import make_script
-    from ..net.server import Script, serve
+    from ..net.server import Script, ServerInfo, serve
 
-    ctx, ca_path = _server_context(args)
     tls = ctx is not None
     if args.raw:
         try:
@@ -151,6 +203,10 @@ def run_serve(args: argparse.Namespace) -> int:
         delay_per_write=args.delay_per_write,
         speed=args.speed,
     )
+    started: list[ServerInfo] = []
+
+    def notice(text: str) -> None:
+        print(f"chunkscope: {text}", file=sys.stderr, flush=True)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
@@ -161,9 +217,11 @@ def run_serve(args: argparse.Namespace) -> int:
                     port=args.port,
                     ssl_context=ctx,
                     once=args.once,
+                    on_notice=notice,
                     task_status=task_status,
                 )
             )
+            started.append(info)
             print(info.url, flush=True)
             print(
                 f"chunkscope: serving {len(script.server_bytes)} bytes, then {script.close}"
@@ -175,13 +233,23 @@ def run_serve(args: argparse.Namespace) -> int:
 
     try:
         trio.run(main)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
-        ) from None
-    except KeyboardInterrupt:
-        return 0
+    except BaseException as exc:
+        if not isinstance(single_error(exc), KeyboardInterrupt) or not started:
+            raise
+        print(f"chunkscope: stopped ({interrupt_name()}): {_summary(started[0])}", file=sys.stderr)
+        return interrupted_exit_code()
+    if started:
+        print(f"chunkscope: done: {_summary(started[0])}", file=sys.stderr)
     return 0
+
+
+def _summary(info: Any) -> str:
+    text = f"{info.connections} connection{'s' if info.connections != 1 else ''}, {info.completed} served whole"
+    if info.errors:
+        text += f", {len(info.errors)} ended early by the client"
+    if info.shed:
+        text += f", {info.shed} slow clients dropped to make room"
+    return text
 
 
 def demo_capture_path() -> str:
@@ -219,8 +287,10 @@ def run_demo(args: argparse.Namespace) -> int:
             return await run_capture(options)
 
     report = trio.run(main)
+    out = sys.stderr if args.output == "-" else sys.stdout
     if args.json:
-        sys.stdout.write(report.to_json() + "\n")
+        out.write(report.to_json() + "\n")
     else:
-        sys.stdout.write(render_text(report))
+        out.write(render_text(report))
+    out.flush()
     return int(report.exit_code)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from ..core.analyzer import Analyzer
-from ..core.report import CloseKind, Report
+from ..core.report import CloseKind, Note, Report
 from .capture import Ended, Received, Sent, iter_capture
 
 __all__ = ["analyze_capture"]
@@ -73,9 +74,46 @@ def analyze_capture(
         report = analyzer.close(
             CloseKind.UNKNOWN, last_t, "the capture file has no end record: the capture was cut off"
         )
+    cut = file_cut_at(path)
+    if cut is not None:
+        report.notes.append(
+            Note(
+                report.received_bytes,
+                f"the capture file itself is cut: it ends mid-record at file offset {cut[1]} "
+                f"(an incomplete record of {cut[1] - cut[0]} bytes from file offset {cut[0]} was "
+                f"skipped); the stream analysed is the {report.received_bytes} bytes before it",
+            )
+        )
     report.connection = {
         k: v for k, v in meta.items() if k not in ("r", "format", "version")
     } or None
     request_line = bytes(sent_head).split(b"\r\n", 1)[0].decode("latin-1")
     report.request = {"method": analyzer.request_method, "line": request_line or None}
     return report
+
+
+def file_cut_at(path: str) -> tuple[int, int] | None:
+    """Where a capture file was cut mid-record: ``(start of the partial record, file size)``.
+
+    None when the file ends with a complete line (every record is whole). Reads
+    only the file's tail, so it costs nothing on a long capture.
+    """
+    try:
+        with open(path, "rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            if end == 0:
+                return None
+            f.seek(end - 1)
+            if f.read(1) == b"\n":
+                return None
+            pos = end
+            while pos > 0:
+                step = min(pos, 1 << 16)
+                pos -= step
+                f.seek(pos)
+                newline = f.read(step).rfind(b"\n")
+                if newline >= 0:
+                    return pos + newline + 1, end
+            return 0, end
+    except OSError:
+        return None

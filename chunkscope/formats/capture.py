@@ -21,6 +21,7 @@ import math
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -410,7 +411,11 @@ class CaptureWriter:
         self.redact = redact
         # Unbuffered: each record is one write() system call, so it is in the
         # OS (and survives a crash of this process) as soon as it returns.
-        self._file: IO[bytes] | None = open(_open_output(self.path, overwrite), "wb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._file: IO[bytes] | None
+        if self.path == "-":  # curl's `-o -`: the capture goes to stdout (a copy of fd 1)
+            self._file = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+        else:
+            self._file = open(_open_output(self.path, overwrite), "wb", buffering=0)  # noqa: SIM115 - closed in close()
         self._broken: str | None = None  # why writing failed; nothing is written after it
         self._written = 0
         fd = self._file.fileno()

@@ -105,15 +105,29 @@ async def start_server(
     once: bool = False,
     **faults: Any,
 ) -> RunningServer:
-    """Start a replay server in ``nursery``; it runs until the nursery is cancelled."""
-    pair = tls if isinstance(tls, TlsPair) else (tls_pair() if tls else None)
-    script = make_script(source, tls=pair is not None, **faults)
+    """Start a replay server in ``nursery``; it runs until the nursery is cancelled.
+
+    With ``tls=True`` the server makes its own throwaway CA, and removes the
+    CA's PEM file (if anyone asked for ``ca_pem``) when it stops.
+    """
+    owned = tls_pair() if tls is True else None
+    pair = tls if isinstance(tls, TlsPair) else owned
+    try:
+        script = make_script(source, tls=pair is not None, **faults)
+    except BaseException:
+        if owned is not None:
+            owned.close()
+        raise
     ctx = None if pair is None else pair.server_context
 
     async def run(task_status: trio.TaskStatus[ServerInfo] = trio.TASK_STATUS_IGNORED) -> None:
-        await serve(
-            script, host=host, port=port, ssl_context=ctx, once=once, task_status=task_status
-        )
+        try:
+            await serve(
+                script, host=host, port=port, ssl_context=ctx, once=once, task_status=task_status
+            )
+        finally:
+            if owned is not None:
+                owned.close()
 
     info: ServerInfo = await nursery.start(run)
     return RunningServer(info, script, pair)
