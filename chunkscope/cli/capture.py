@@ -173,7 +173,10 @@ def _connect_to(value: str | None) -> str | None:
         return None
     parts = value.split(":")
     if len(parts) == 4:  # curl's HOST1:PORT1:HOST2:PORT2 form
-        return f"{parts[2]}:{parts[3]}"
+        value = f"{parts[2]}:{parts[3]}"
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise UsageError(f"--connect-to wants HOST:PORT with a port 1-65535, got {value!r}")
     return value
 
 

@@ -159,6 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if argv is None:
         tune_for_streams()
+        if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+            # A shell starts `chunkscope serve ... &` with SIGINT ignored; trio
+            # (and so Ctrl-C, `kill -INT` and SIGTERM, which follows SIGINT's
+            # path) only takes over a default handler. The command owns its
+            # process: SIGINT stops it, wherever it was started.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     with _signals_stop_the_command():
         return _run_command(args)
 
@@ -266,8 +272,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     _interrupted_by.append(signum)
     handler = signal.getsignal(signal.SIGINT)
     if callable(handler):
-        handler(signal.SIGINT, frame)
-    else:
+        handler(signal.SIGINT, frame)  # trio's handler inside trio.run: KI delivered safely
+    else:  # SIGINT ignored by an in-process host: SIGTERM still stops the command
         raise KeyboardInterrupt
 
 

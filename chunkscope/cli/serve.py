@@ -236,7 +236,8 @@ def _serve(args: argparse.Namespace, ctx: ssl.SSLContext | None, ca_path: str | 
     except BaseException as exc:
         if not isinstance(single_error(exc), KeyboardInterrupt) or not started:
             raise
-        print(f"chunkscope: stopped ({interrupt_name()}): {_summary(started[0])}", file=sys.stderr)
+        sys.stderr.write(f"chunkscope: stopped ({interrupt_name()}): {_summary(started[0])}\n")
+        sys.stderr.flush()
         return interrupted_exit_code()
     if started:
         print(f"chunkscope: done: {_summary(started[0])}", file=sys.stderr)
@@ -259,6 +260,11 @@ def demo_capture_path() -> str:
 
 def run_demo(args: argparse.Namespace) -> int:
     import trio
+
+    if args.output and args.output != "-":
+        folder = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(folder):
+            raise UsageError(f"cannot write -o {args.output}: no such directory {folder}")
 
     from ..net.client import CaptureOptions, run_capture
     from ..net.replay import serving
