@@ -74,7 +74,15 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
         "-x",
         "--proxy",
         metavar="http://HOST:PORT",
-        help="tunnel through an HTTP proxy with CONNECT",
+        help="through this HTTP proxy (CONNECT for https://, absolute-form for http://); "
+        "default: $https_proxy / $http_proxy / $all_proxy unless $no_proxy lists the host; "
+        "'' connects directly",
+    )
+    p.add_argument(
+        "--noproxy",
+        metavar="HOSTS",
+        help="comma-separated hosts, domains or CIDRs that bypass the environment's proxy "
+        "('*' all); replaces $no_proxy",
     )
     p.add_argument(
         "--connect-timeout",
@@ -204,6 +212,7 @@ def build_options(args: argparse.Namespace) -> dict[str, Any]:
         "insecure": args.insecure,
         "connect_to": _connect_to(args.connect_to),
         "proxy": args.proxy,
+        "no_proxy": getattr(args, "noproxy", None),
         "connect_timeout": args.connect_timeout or None,
         "idle_timeout": args.idle_timeout or None,
         "head_timeout": args.head_timeout or None,

@@ -13,7 +13,7 @@ import trio
 from ..core.errors import UsageError
 from ..net.client import CaptureOptions
 from ..net.probe import KEEP_CHOICES, STOP_GRACE, Probe, ProbeOptions, ProbeProgress
-from .capture import _single, add_request_options, build_options
+from .capture import add_request_options, build_options
 from .main import EXIT_CONNECT
 from .summarize import render_summary
 
@@ -177,10 +177,7 @@ def run(args: argparse.Namespace) -> int:
                 stop.set()
                 nursery.cancel_scope.cancel()
 
-    try:
-        trio.run(main)
-    except BaseException as exc:
-        raise _single(exc) from None
+    trio.run(main)  # the command boundary (cli/main.py) unwraps trio's exception groups
     progress = probe.progress
     data = probe.summary.to_dict()
     data["probe"] = {

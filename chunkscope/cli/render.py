@@ -461,8 +461,11 @@ def _connection(report: Report) -> list[str]:
     if connect_to:
         rows.append(("dialled", f"{connect_to} (--connect-to; Host and SNI from the URL)"))
     proxy, proxy_status = conn.pop("proxy", None), conn.pop("proxy_status", None)
+    proxy_mode, proxy_from = conn.pop("proxy_mode", None), conn.pop("proxy_from", None)
     if proxy:
-        rows.append(("proxy", _join(f"CONNECT via {proxy}", proxy_status and repr(proxy_status))))
+        how = "absolute-form request via" if proxy_mode == "forward" else "CONNECT via"
+        origin = f"(from {proxy_from})" if proxy_from and proxy_from != "--proxy" else None
+        rows.append(("proxy", _join(f"{how} {proxy}", origin, proxy_status and repr(proxy_status))))
     local, peer = conn.pop("local", None), conn.pop("peer", None)
     if local or peer:
         took = f", connected in {_ms(timings['connect'])}" if "connect" in timings else ""

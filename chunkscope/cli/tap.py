@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core.errors import UsageError
 from .capture import _connect_to
+from .main import single_error
 
 __all__ = ["add_parser", "describe_exchange", "run", "summary_table"]
 
@@ -216,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
         terminal_events=args.terminal_event,
         keep_exchanges=0,  # each line is printed as its exchange ends: memory stays constant
     )
-    ctx, ca_path = _server_context(args)
+    ctx, ca_path, pair = _server_context(args)
     command: list[str] = list(args.command)
     if command and shutil.which(command[0]) is None:
         raise UsageError(f"cannot run {command[0]!r}: no such command")
@@ -276,21 +277,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         info = trio.run(main)
     except BaseException as exc:
-        single = _single(exc)
+        single = single_error(exc)
         if isinstance(single, OSError):
             raise UsageError(
                 f"cannot listen on {args.listen}: {single.strerror or single}"
             ) from None
         raise single from None
+    finally:
+        if pair is not None:
+            pair.close()  # the throwaway CA's temporary folder, if one was made
     sys.stdout.write(summary_table(info))
     sys.stdout.flush()
     return int(state["code"])
-
-
-def _single(exc: BaseException) -> BaseException:
-    """The one real error inside trio's nursery exception groups, for a one-line message."""
-    while True:
-        inner = getattr(exc, "exceptions", None)
-        if not inner or len(inner) != 1:
-            return exc
-        exc = inner[0]

@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 ``capture()`` dials (directly, via ``connect_to``, or through an HTTP
-CONNECT proxy), optionally wraps the stream in TLS
+proxy: CONNECT for https://, an absolute-form request for http://; from
+``proxy`` or the environment, see :mod:`chunkscope.net.proxies`), optionally wraps the stream in TLS
 (:class:`~chunkscope.net.tls.TLSStream`, which sees a missing close_notify the
 way ``trio.SSLStream(https_compatible=False)`` does, and returns every record
 of one transport read as one read), writes the request that h11 serialises,
@@ -69,6 +70,7 @@ from ..core.crosscheck import H11CrossCheck
 from ..core.errors import TransportError, UsageError
 from ..core.report import CloseKind, Report
 from ..formats.capture import CaptureWriter, redact_url
+from .proxies import Proxy, select_proxy
 from .recorder import Recorder
 from .tls import TLSStream
 
@@ -90,7 +92,8 @@ class CaptureOptions:
     cacert: str | None = None
     insecure: bool = False
     connect_to: str | None = None
-    proxy: str | None = None
+    proxy: str | None = None  # None: from the environment (HTTPS_PROXY...); "": no proxy
+    no_proxy: str | None = None  # hosts that bypass the environment's proxy (replaces NO_PROXY)
     connect_timeout: float | None = 30.0
     idle_timeout: float | None = 60.0
     head_timeout: float | None = 60.0
@@ -160,7 +163,7 @@ def _host_port(text: str, what: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _request_bytes(options: CaptureOptions, target: _Target) -> bytes:
+def _request_bytes(options: CaptureOptions, target: _Target, proxy: Proxy | None = None) -> bytes:
     from .._version import __version__
 
     names = {n.lower() for n, _ in options.headers}
@@ -182,6 +185,8 @@ def _request_bytes(options: CaptureOptions, target: _Target) -> bytes:
 
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         headers.append(("Authorization", "Basic " + b64encode(pair.encode()).decode("ascii")))
+    if proxy is not None and not target.tls and "proxy-authorization" not in names:
+        headers.extend(_proxy_authorization(proxy))
     body = options.body
     if body is not None and "content-length" not in names and "transfer-encoding" not in names:
         headers.append(("Content-Length", str(len(body))))
@@ -288,17 +293,45 @@ async def _open_tcp(host: str, port: int) -> trio.SocketStream:
         raise TransportError("connect", f"{host}:{port}", f"cannot connect: {reason}") from exc
 
 
+def _proxy_authorization(proxy: Proxy) -> list[tuple[str, str]]:
+    if proxy.username is None:
+        return []
+    import base64
+
+    secret = f"{proxy.username}:{proxy.password or ''}".encode()
+    return [("Proxy-Authorization", "Basic " + base64.b64encode(secret).decode("ascii"))]
+
+
+def _use_forward_proxy(options: CaptureOptions, target: _Target) -> Proxy | None:
+    """The proxy for this capture; for http:// the request goes out in absolute form."""
+    proxy = select_proxy(
+        target.scheme, target.host, target.port, explicit=options.proxy, no_proxy=options.no_proxy
+    )
+    if proxy is not None and not target.tls:
+        if options.connect_to:
+            raise UsageError(
+                "--connect-to cannot apply to an http:// URL through a proxy: the proxy dials "
+                "the URL's host (use --proxy '' to connect directly)"
+            )
+        # RFC 9112 §3.2.2: to a proxy, the request target is the absolute URI
+        target.request_target = f"http://{target.host_header}{target.request_target}"
+    return proxy
+
+
 async def _connect_via_proxy(
-    proxy: str, target: _Target
+    proxy: Proxy, target: _Target, tunnel: bool = False
 ) -> tuple[trio.SocketStream, dict[str, Any]]:
-    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    if parts.scheme != "http" or not parts.hostname:
-        raise UsageError(f"--proxy wants http://HOST:PORT, got {proxy!r}")
-    phost, pport = parts.hostname, parts.port or 8080
+    phost, pport = proxy.host, proxy.port
     stream = await _open_tcp(phost, pport)
-    authority = f"{target.dial_host}:{target.dial_port}"
-    request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode()
-    where = f"{phost}:{pport}"
+    where = proxy.where
+    info: dict[str, Any] = {"proxy": where, "proxy_from": proxy.source}
+    if not target.tls and not tunnel:  # a forward proxy: the request itself names the target
+        return stream, {**info, "proxy_mode": "forward"}
+    host = f"[{target.dial_host}]" if ":" in target.dial_host else target.dial_host
+    authority = f"{host}:{target.dial_port}"
+    lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
+    lines += [f"{n}: {v}" for n, v in _proxy_authorization(proxy)]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
     try:
         await stream.send_all(request)
         head = bytearray()
@@ -319,7 +352,7 @@ async def _connect_via_proxy(
         raise TransportError("proxy", where, f"CONNECT {authority} refused: {status_line!r}")
     if end != len(head):
         raise TransportError("proxy", where, "proxy sent bytes after its CONNECT response")
-    return stream, {"proxy": where, "proxy_status": status_line}
+    return stream, {**info, "proxy_mode": "connect", "proxy_status": status_line}
 
 
 def _cert_summary(cert: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -362,7 +395,8 @@ async def capture(url: str, **kwargs: Any) -> Report:
 async def run_capture(options: CaptureOptions) -> Report:
     """:func:`capture` with its options as one object."""
     target = _parse_target(options.url, options.connect_to)
-    request = _request_bytes(options, target)
+    proxy = _use_forward_proxy(options, target)
+    request = _request_bytes(options, target, proxy)
     shown_url, url_masked = redact_url(options.url) if options.redact else (options.url, [])
     meta: dict[str, Any] = {
         "target": shown_url,
@@ -382,7 +416,7 @@ async def run_capture(options: CaptureOptions) -> Report:
         else None
     )
     try:
-        return await _run(options, target, request, meta, writer, shown_url, url_masked)
+        return await _run(options, target, request, meta, writer, shown_url, url_masked, proxy)
     finally:
         if writer is not None:
             writer.close()
@@ -396,13 +430,14 @@ async def _run(
     writer: CaptureWriter | None,
     shown_url: str,
     url_masked: list[str],
+    proxy: Proxy | None = None,
 ) -> Report:
     timings: dict[str, float] = {}
     clock0 = trio.current_time()
     max_deadline = math.inf if not options.max_time else clock0 + options.max_time
     stream: trio.abc.Stream
     try:
-        stream = await open_connection(options, target, meta, timings, max_deadline)
+        stream = await open_connection(options, target, meta, timings, max_deadline, proxy)
     except TransportError as exc:
         if writer is not None:
             writer.meta(error={"kind": exc.kind, "reason": exc.reason}, timings=timings)
@@ -459,8 +494,13 @@ async def open_connection(
     meta: dict[str, Any],
     timings: dict[str, float],
     max_deadline: float = math.inf,
+    proxy: Proxy | None = None,
+    tunnel: bool = False,
 ) -> trio.abc.Stream:
     """Dial ``target`` as ``options`` say (DNS, TCP, proxy, TLS) within ``--connect-timeout``.
+
+    ``proxy`` is the proxy to go through, if any; ``tunnel`` asks for a CONNECT tunnel even
+    to an http:// target (the tap relays origin-form requests, which a forward proxy refuses).
 
     Fills ``meta`` (addresses, TLS details) and ``timings``; raises
     :class:`TransportError` for every way of not getting a connection. The
@@ -469,7 +509,7 @@ async def open_connection(
     try:
         with trio.fail_after(options.connect_timeout or math.inf):
             with trio.CancelScope(deadline=max_deadline):
-                stream = await _connect(options, target, meta, timings)
+                stream = await _connect(options, target, meta, timings, proxy, tunnel)
             if trio.current_time() >= max_deadline:
                 raise TransportError(
                     "timeout",
@@ -486,11 +526,16 @@ async def open_connection(
 
 
 async def _connect(
-    options: CaptureOptions, target: _Target, meta: dict[str, Any], timings: dict[str, float]
+    options: CaptureOptions,
+    target: _Target,
+    meta: dict[str, Any],
+    timings: dict[str, float],
+    proxy: Proxy | None = None,
+    tunnel: bool = False,
 ) -> trio.abc.Stream:
     t = trio.current_time()
-    if options.proxy:
-        tcp, proxy_meta = await _connect_via_proxy(options.proxy, target)
+    if proxy is not None:
+        tcp, proxy_meta = await _connect_via_proxy(proxy, target, tunnel)
         meta.update(proxy_meta)
     else:
         meta["dns"] = await _resolve(target.dial_host, target.dial_port)

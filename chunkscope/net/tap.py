@@ -77,6 +77,7 @@ from .client import (
     classify_receive_error,
     open_connection,
 )
+from .proxies import parse_proxy
 from .recorder import Recorder
 from .server import end_connection
 from .throwaway_ca import TlsPair, tls_pair
@@ -389,6 +390,9 @@ class _Tap:
         )
         if self.target.tls and self.dial.ssl_context is None:
             self.dial.ssl_context = _ssl_context(self.dial)  # once, and a bad --cacert fails now
+        # Only an explicit --proxy: a reverse proxy in front of one upstream has no business
+        # with the environment's proxies, which are for the clients behind it.
+        self.proxy = parse_proxy(options.proxy, "--proxy") if options.proxy else None
         self.background: trio.Nursery | None = None
 
     # -- one downstream connection -----------------------------------------
@@ -554,7 +558,9 @@ class _Tap:
             connection: dict[str, Any] = {}
             timings: dict[str, float] = {}
             try:
-                upstream = await open_connection(self.dial, target, connection, timings)
+                upstream = await open_connection(
+                    self.dial, target, connection, timings, proxy=self.proxy, tunnel=True
+                )
             except TransportError as exc:
                 writer.meta(error={"kind": exc.kind, "reason": exc.reason}, timings=timings)
                 writer.sent(0.0, request.data)

@@ -70,10 +70,13 @@ async def test_proxy_connect_tunnel_carries_tls() -> None:
 
 
 async def test_proxy_refusal_is_a_transport_error() -> None:
-    async with serving(COMPLETE, speed=0) as server, trio.open_nursery() as nursery:
+    # https:// goes through CONNECT (an http:// URL would be sent to the proxy in absolute form)
+    async with serving(COMPLETE, tls=True, speed=0) as server, trio.open_nursery() as nursery:
         port = await nursery.start(lambda task_status: connect_proxy(task_status, refuse=True))
         with pytest.raises(TransportError, match=r"refused.*403") as info:
-            await chunkscope.capture(server.url, proxy=f"http://127.0.0.1:{port}")
+            await chunkscope.capture(
+                server.url, ssl_context=server.ssl_context, proxy=f"http://127.0.0.1:{port}"
+            )
         nursery.cancel_scope.cancel()
     assert info.value.kind == "proxy"
 
