@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import trio
+from support.middlebox import Squid
 
 import chunkscope
 from chunkscope import UsageError
 from chunkscope.net.proxies import bypasses, select_proxy
 from chunkscope.testing import serving
-from support.middlebox import Squid
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 COMPLETE = FIXTURES / "assistants-complete.capture"
@@ -72,7 +72,8 @@ def test_explicit_proxy_and_noproxy_override_the_environment() -> None:
     env = {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "internal"}
     assert select_proxy("https", "h", 443, explicit="", environ=env) is None
     proxy = select_proxy("https", "internal", 443, explicit="http://x:1", environ=env)
-    assert proxy is not None and proxy.source == "--proxy"
+    assert proxy is not None
+    assert proxy.source == "--proxy"
     assert select_proxy("https", "internal", 443, environ=env) is None
     assert select_proxy("https", "internal", 443, no_proxy="other", environ=env) is not None
     assert select_proxy("https", "h", 443, no_proxy="*", environ=env) is None
@@ -157,4 +158,5 @@ async def test_https_proxy_through_stock_squid_uses_connect(tmp_path: Path) -> N
                 lib = await chunkscope.capture(server.url, ssl_context=server.ssl_context)
             finally:
                 del os.environ["HTTPS_PROXY"]
-            assert lib.connection is not None and lib.connection["proxy_mode"] == "connect"
+            assert lib.connection is not None
+            assert lib.connection["proxy_mode"] == "connect"
