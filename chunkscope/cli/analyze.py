@@ -111,6 +111,16 @@ def _looks_raw(path: str) -> bool:
         return False  # the capture reader says what is wrong with it
 
 
+def _first_bytes(path: str) -> bytes:
+    if path == "-":
+        return b""
+    try:
+        with open(path, "rb") as f:
+            return f.read(8)
+    except OSError:
+        return b""  # the reader says what is wrong with it
+
+
 def _is_empty(path: str) -> bool:
     try:
         return os.path.getsize(path) == 0 and os.path.isfile(path)
@@ -148,6 +158,13 @@ def run(args: argparse.Namespace) -> int:
                     "which records its own request and how its connection ended"
                 )
     if raw:
+        first = _first_bytes(args.file)
+        if first and not (first.startswith(b"HTTP/") or b"HTTP/".startswith(first)):
+            print(
+                f"chunkscope: note: {args.file} does not start like an HTTP response "
+                f"(its first bytes are {first!r}, not b'HTTP/')",
+                file=sys.stderr,
+            )
         report = analyze_raw_file(args.file, args)
         if not args.raw:
             print(

@@ -191,6 +191,8 @@ def _serve(args: argparse.Namespace, ctx: ssl.SSLContext | None, ca_path: str | 
             raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
         source: Any = Script.from_bytes(data, close="tls-no-close-notify" if tls else "fin")
     else:
+        if os.path.isfile(args.file) and os.path.getsize(args.file) == 0:
+            raise UsageError(f"{args.file}: the file is empty (not a capture file)")
         source = args.file
     script = make_script(
         source,
