@@ -228,7 +228,10 @@ def build_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _print_events(out: TextIO) -> Any:
+    said_elided = False
+
     def on_read(analyzer: Any, recorder: Any) -> None:
+        nonlocal said_elided
         for event in analyzer.pop_events():
             if isinstance(event, ChunkHeader):
                 kind = "last-chunk" if event.size == 0 else f"chunk #{event.index}"
@@ -249,6 +252,15 @@ def _print_events(out: TextIO) -> Any:
                     ),
                     file=out,
                 )
+        chunked = analyzer.chunked
+        if not said_elided and chunked is not None and analyzer.chunk_count > chunked.kept:
+            said_elided = True  # said once, where the listing stops
+            print(
+                f"[chunkscope] chunk headers after #{chunked.kept - 1} are not listed: "
+                f"{chunked.kept} chunk records are kept; later chunks are still checked and "
+                "counted (SSE events are still listed)",
+                file=out,
+            )
         out.flush()
 
     return on_read

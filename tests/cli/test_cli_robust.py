@@ -258,3 +258,27 @@ def test_a_closed_stdout_pipe_is_quiet(tmp_path: Path) -> None:
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert stderr == b""
+
+
+def test_events_say_when_chunk_headers_stop_being_listed(
+    serve_process: object, tmp_path: Path
+) -> None:
+    raw = tmp_path / "many.raw"
+    raw.write_bytes(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"1\r\nx\r\n" * 100_005
+        + b"0\r\n\r\n"
+    )
+    server = serve_process("--raw", str(raw), "--speed", "0")  # type: ignore[operator]
+    proc = subprocess.run(
+        [sys.executable, "-m", "chunkscope", "capture", server.url, "--events"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    notices = [line for line in lines if "are not listed" in line]
+    assert len(notices) == 1
+    assert "after #99999" in notices[0]
+    assert sum("size 1" in line for line in lines) == 100_000
