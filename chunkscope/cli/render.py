@@ -26,7 +26,7 @@ _CLOSE_MEANING = {
         "load balancer or server process giving up on the connection"
     ),
     CloseKind.TIMEOUT: "chunkscope stopped waiting: no byte arrived within the time limit",
-    CloseKind.INTERRUPTED: "the capture was interrupted (Ctrl-C, or the tap's client left) before the connection ended",
+    CloseKind.INTERRUPTED: "the capture was interrupted (Ctrl-C or SIGTERM, or the tap's client left) before the connection ended",
     CloseKind.UNKNOWN: "how the connection ended was not recorded",
 }
 

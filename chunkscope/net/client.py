@@ -712,7 +712,7 @@ async def _exchange(
             return CloseKind.TIMEOUT, f"--max-time {options.max_time} s reached"
         raise AssertionError("unreachable")  # pragma: no cover
     except KeyboardInterrupt:
-        return CloseKind.INTERRUPTED, "interrupted by the user (Ctrl-C)"
+        return CloseKind.INTERRUPTED, "interrupted by the user (Ctrl-C or SIGTERM)"
     finally:
         with trio.CancelScope(shield=True):
             await trio.aclose_forcefully(stream)
