@@ -417,9 +417,21 @@ async def run_capture(options: CaptureOptions) -> Report:
     )
     try:
         return await _run(options, target, request, meta, writer, shown_url, url_masked, proxy)
+    except BaseException as exc:
+        # Stopped while connecting (Ctrl-C, SIGTERM): the file still says how it ended.
+        if writer is not None and _is_interrupt(exc):
+            writer.ended(CloseKind.INTERRUPTED, None, "interrupted before the response began")
+        raise
     finally:
         if writer is not None:
             writer.close()
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """A KeyboardInterrupt, alone or inside trio's exception groups."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    return any(_is_interrupt(inner) for inner in getattr(exc, "exceptions", ()))
 
 
 async def _run(

@@ -200,3 +200,30 @@ def test_demo_interrupted_mid_stream(
     assert saved.end.kind is CloseKind.INTERRUPTED
     assert FIELD_BYTES.startswith(saved.server_bytes)
     assert report["received_bytes"] == len(saved.server_bytes)
+
+
+def test_capture_stopped_while_connecting_still_ends_its_file(
+    private_tmp: Path, tmp_path: Path
+) -> None:
+    import socket
+
+    silent = socket.socket()  # a proxy that accepts and never answers CONNECT
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    try:
+        out = tmp_path / "early.capture"
+        proxy = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        capture = _start(
+            ["capture", "https://example.test/", "--proxy", proxy, "-o", str(out)], private_tmp
+        )
+        _wait_for(lambda: out.exists() and out.stat().st_size > 0, "the capture file")
+        time.sleep(0.3)  # inside the CONNECT exchange
+        capture.send_signal(signal.SIGTERM)
+        _, stderr = capture.communicate(timeout=20)
+    finally:
+        silent.close()
+    assert capture.returncode == 143, stderr
+    assert stderr.strip() == "chunkscope: error: interrupted (SIGTERM)"
+    saved = load_capture(out)
+    assert saved.end is not None
+    assert saved.end.kind is CloseKind.INTERRUPTED
