@@ -112,6 +112,14 @@ class CaptureOptions:
     # and handles SIGINT itself (the probe: trio hands a signal to one receiver only)
     sigint_cancels: bool = True
 
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "idle_timeout", "head_timeout", "max_time"):
+            value = getattr(self, name)
+            if value is not None and not (
+                isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
+            ):
+                raise UsageError(f"{name} must be None or a finite number >= 0, got {value!r}")
+
 
 @dataclass
 class _Target:

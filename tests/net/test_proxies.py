@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -160,3 +161,10 @@ async def test_https_proxy_through_stock_squid_uses_connect(tmp_path: Path) -> N
                 del os.environ["HTTPS_PROXY"]
             assert lib.connection is not None
             assert lib.connection["proxy_mode"] == "connect"
+
+
+@pytest.mark.parametrize("name", ["connect_timeout", "idle_timeout", "head_timeout", "max_time"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0])
+async def test_the_library_refuses_non_finite_timeouts(name: str, value: float) -> None:
+    with pytest.raises(UsageError, match=name):
+        await chunkscope.capture("http://127.0.0.1:9/", **{name: value})
