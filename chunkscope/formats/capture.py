@@ -386,7 +386,8 @@ class CaptureWriter:
             w.ended(CloseKind.FIN, 1.5)
 
     With ``redact=True`` (the default) credential header values are masked
-    same-length in the request and in the response head.
+    same-length in the request and in the response head. ``path="-"`` writes
+    the capture to stdout (``chunkscope capture -o -``).
 
     ``overwrite=False`` refuses a regular file that exists already (the CLI's
     default; ``--force`` overwrites). A FIFO is opened without blocking: with
