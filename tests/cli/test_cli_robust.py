@@ -49,7 +49,7 @@ def _cases(files: dict[str, str], busy_port: int, closed_port: int) -> dict[str,
             ("analyze", files["cut"]), 1, stdout="the capture file itself is cut", lines=0
         ),
         "analyze missing file": Case(("analyze", files["missing"]), 2, "no such file"),
-        "analyze directory": Case(("analyze", files["dir"]), 2, "is a directory"),
+        "analyze an empty directory": Case(("analyze", files["dir"]), 2, "no capture files"),
         "analyze JSON not a capture": Case(("analyze", files["json"]), 2, "not a chunkscope"),
         "analyze stdin without --raw": Case(("analyze", "-"), 2, "use --raw for stdin"),
         "analyze --chunks -1": Case(("analyze", COMPLETE, "--chunks", "-1"), 2, "--chunks"),

@@ -14,11 +14,6 @@ NOT_HTTP = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/head.py reports a non-HTTP start only once a line is complete; the "
-    "integrity issue (#10, non-HTTP replies at offset 0) changes that",
-)
 @pytest.mark.parametrize(("data", "cuts"), [(NOT_HTTP, [9]), (b"\x00\n", [1])])
 def test_a_non_http_start_is_found_at_the_same_place_for_any_split(
     data: bytes, cuts: list[int]
