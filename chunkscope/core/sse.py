@@ -8,7 +8,25 @@ the read they came in; successive feeds may leave gaps between them (the
 chunk-size lines of a chunked body), so every position is mapped through the
 offset of the piece it arrived in, never computed from a running byte count.
 
-The stream is cut into lines with ``bytes.split``/``re.finditer`` over whole
+``feed()`` holds pieces (about 64 KiB, each piece counted 32 bytes more) and
+decodes them together in ``_flush``, which every query runs first. The held
+pieces are joined; from each point where the decoder is between events, a
+*run of plain blocks* -- ``[id] [event] [id] data`` lines, one of each at
+most, then a blank line; no terminal event, no ``[DONE]``, nothing that
+would add a note -- is found with C-speed passes: for a run of one shape,
+``bytes.count`` of the "blank line + ``event: NAME`` + ``data:``" marker and
+of the line ends (``k`` blocks of that shape have exactly ``lines * k`` of
+them), otherwise one possessive regex match. A run is at most
+``max_event_bytes`` long, so no cap applies inside it; its blocks are only
+counted per name, and its last block goes to the line decoder below, as do
+the first block when the previous flush stopped inside an event, every block
+the fast path refuses, the last complete block and the tail. So the last
+event, offsets, times, notes and the partial event always come from the line
+decoder, and every field is what it would have given (tests/core/
+test_sse_fast.py checks it on random, adversarial and huge streams).
+``fast=False`` or ``live_events=True`` decodes every piece on arrival.
+
+The line decoder cuts the stream into lines with ``bytes.split``/``re.finditer`` over whole
 buffers. Only the unterminated tail of a feed is kept (``_pending``, at most
 ``max_event_bytes``) and joined to the start of the next feed. Each complete
 line is then interpreted per §9.2.6::
@@ -50,8 +68,12 @@ visible even when the HTTP framing looked complete.
 from __future__ import annotations
 
 import re
+import sys
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from itertools import accumulate
 from typing import Any
 
 from .errors import UsageError
@@ -74,6 +96,61 @@ _OTHER = "(other)"
 _MAX_FIELDS = 32  # distinct field names remembered for a partial event
 _MAX_NOTES = 20
 _MAX_UNKNOWN_NOTES = 5
+_MAX_TERMINALS = 16  # terminal events kept by SseDecoder.terminal_events
+_TERMINAL_DATA_CHARS = 4096
+_BATCH = 1 << 16  # held bytes that make feed() decode what it holds...
+_PIECE_COST = 32  # ...each piece counted as this many more (bounds the lists of tiny pieces)
+_EXACT_SPAN = 8192  # after the fast path refused a block: bytes decoded line by line
+# A run is looked for in at most this many bytes: an odd block costs the fast
+# path's passes over one window, not over the whole (up to a read's) buffer.
+_WINDOW = 1 << 16
+
+
+# Possessive quantifiers (Python 3.11+) keep the fast path's regexes from
+# stacking backtrack state per block; without them the patterns match the same.
+_PLUS, _STAR, _OPT = (b"*+", b"*+", b"?+") if sys.version_info >= (3, 11) else (b"*", b"*", b"?")
+_NAME_LINE = {
+    False: re.compile(rb"\nevent: ?([^\n]*)"),
+    True: re.compile(rb"\nevent: ?([^\r]*)"),
+}
+
+
+def _fast_patterns(
+    terminal_names: frozenset[bytes], data_prefixes: tuple[bytes, ...] = ()
+) -> dict[bool, re.Pattern[bytes]]:
+    """The generic run of plain blocks, for LF (False) and CRLF (True) line ends.
+
+    A *plain block* is what the line decoder would dispatch with no note and
+    no terminal event: ``[id] [event] [id] data`` lines, one of each at most,
+    each ``name:value``, then a blank line; the event name not terminal, the
+    data not ``[DONE]`` and not starting with one of ``data_prefixes``
+    (events a provider profile watches). (``_fast`` also refuses a bare LF in a CRLF block,
+    invalid UTF-8 and NUL.)
+    """
+    terminal = b"|".join(re.escape(n) for n in sorted(terminal_names))
+    out = {}
+    for crlf in (False, True):
+        eol = rb"\r\n" if crlf else rb"\n"
+        line = (rb"[^\r]" if crlf else rb"[^\n]") + _PLUS + eol
+        ident = b"(?:id:" + line + b")" + _OPT
+        event = b"(?:event:(?! ?(?:" + terminal + b")" + eol + b")" + line + b")" + _OPT
+        watched = b"".join(b"|" + re.escape(p) for p in data_prefixes)
+        data = rb"data:(?! ?(?:\[DONE\]" + eol + watched + b"))" + line + eol
+        out[crlf] = re.compile(b"(?:" + ident + event + ident + data + b")" + _STAR)
+    return out
+
+
+def _retry_ms(digits: bytes) -> str:
+    """A ``retry:`` value (ASCII digits) as text, bounded: never through ``int()``.
+
+    A peer may send any number of digits (``int()`` refuses more than 4300);
+    leading zeros go, a value of more than 40 digits is shown by its first 20
+    and its length.
+    """
+    significant = digits.lstrip(b"0") or b"0"
+    if len(significant) > 40:
+        return f"{significant[:20].decode('ascii')}... ({len(significant)} digits)"
+    return significant.decode("ascii")
 
 
 def _chars(data: bytes) -> int:
@@ -119,7 +196,10 @@ class SseDecoder:
     named in ``watch_names``, and each whose data starts with ``[DONE]`` or a
     ``watch_data`` prefix, is handed to ``on_watched(event, data)`` as it is
     dispatched, with its whole data bytes (at most ``max_event_bytes``): how
-    provider profiles see terminal events.
+    provider profiles see terminal events. The fast path never counts such an
+    event: it leaves it to the line decoder. With
+    ``fast=False`` every piece is decoded line by line on arrival (the
+    reference the per-buffer fast path is tested against; same results).
 
     Example::
 
@@ -137,6 +217,7 @@ class SseDecoder:
         max_event_bytes: int = 1 << 20,
         preview_chars: int = 200,
         live_events: bool = False,
+        fast: bool = True,
         watch_names: Iterable[str] = (),
         watch_data: tuple[bytes, ...] = (),
         on_watched: Callable[[SseEvent, bytes], None] | None = None,
@@ -153,13 +234,25 @@ class SseDecoder:
         self._terminal_bytes = frozenset(n.encode("utf-8") for n in names)
         self._max = max_event_bytes
         self._preview = preview_chars
-        self._live = live_events
+        self._live = live_events or not fast  # decode every piece line by line on arrival
         self._queue: list[SseEvent] = []
+        # Pieces fed but not decoded yet (see _flush), with their offsets and times.
+        self._held: list[bytes] = []
+        self._held_at: list[int] = []
+        self._held_t: list[float] = []
+        self._held_size = 0
         # Provider profiles (core/profiles.py) watch a few event names and data
         # prefixes: each such event goes to on_watched with its whole data.
         self._watch = frozenset(n.encode("utf-8") for n in watch_names)
         self._watch_data = (_DONE, *watch_data)
+        self._watch_prefixes = tuple(watch_data)  # besides [DONE], which is searched apart
         self._on_watched = on_watched
+        self._fast_patterns = _fast_patterns(
+            self._terminal_bytes | self._watch, self._watch_prefixes
+        )
+        self._fast_name: bytes | None = None  # the name of the blocks of the last fast region
+        self._uniform_needles: dict[tuple[bytes | None, bool], tuple[bytes, bytes, int]] = {}
+        self._done_at = -1  # where the buffer being flushed holds its first [DONE]
 
         self._fed = 0  # body bytes fed so far (gaps not counted)
         self._at_start = True  # a BOM may still be coming
@@ -190,6 +283,7 @@ class SseDecoder:
         self._other = 0
         self._last: tuple[int, bytes, str, int, bytes | None, int, int, float] | None = None
         self._terminal: SseEvent | None = None
+        self._terminals: list[SseEvent] = []  # every terminal event (bounded), data up to 4 KiB
         self._after_terminal = 0
         self._after_terminal_at = -1
         # kind -> [first offset, count, detail]; rendered by summary()
@@ -200,37 +294,67 @@ class SseDecoder:
     @property
     def event_count(self) -> int:
         """Events dispatched so far."""
+        if self._held:
+            self._flush()
         return self._count
+
+    @property
+    def terminal_events(self) -> tuple[SseEvent, ...]:
+        """Every terminal event dispatched so far, in order (the first 16).
+
+        The first is :attr:`SseSummary.terminal_event`; here each keeps up to
+        4096 characters of its data (``data_length`` is the whole length), so
+        that what a provider put in its final event can be read back.
+        """
+        if self._held:
+            self._flush()
+        return tuple(self._terminals)
 
     def pop_events(self) -> list[SseEvent]:
         """Events dispatched since the last call (always ``[]`` without ``live_events``)."""
+        if self._held:
+            self._flush()
         events = self._queue
         self._queue = []
         return events
 
     def feed(self, data: bytes, offset: int, t: float) -> None:
-        """Decode ``data``, body bytes whose first byte is at stream ``offset``, read at ``t``."""
-        n = len(data)
-        if not n:
+        """Decode ``data``, body bytes whose first byte is at stream ``offset``, read at ``t``.
+
+        Pieces are held (up to about 64 KiB) and decoded together; every
+        query (:meth:`summary`, :meth:`pop_events`, :attr:`event_count`)
+        decodes what is held first, so the answers are the same as if each
+        piece had been decoded on arrival.
+        """
+        if self._live:
+            self._feed_exact(data, offset, t)
             return
-        fed = self._fed
-        self._fed = fed + n
-        if self._at_start or self._after_cr:
-            data, offset, fed = self._edges(data, offset, fed)
-            if not data:
-                return
-        crlf = b"\r" in data
-        if crlf and data.count(b"\r") != data.count(b"\r\n"):  # a bare CR
-            self._feed_any(data, offset, fed, t)
+        self._held.append(data)
+        self._held_at.append(offset)
+        self._held_t.append(t)
+        self._held_size += len(data) + _PIECE_COST
+        if self._held_size >= _BATCH:
+            self._flush()
+
+    def feed_many(self, pieces: list[bytes], offsets: list[int], t: float) -> None:
+        """:meth:`feed` each of ``pieces`` (``pieces[i]`` at stream ``offsets[i]``), all read at ``t``."""
+        if self._live:
+            for piece, offset in zip(pieces, offsets, strict=True):
+                self._feed_exact(piece, offset, t)
             return
-        nl = data.find(b"\n")
-        if nl < 0:  # no line end: all of it continues the pending line
-            self._keep(data, offset, fed)
-            return
-        self._feed_lf(data, nl, offset, fed, t, crlf)
+        self._held += pieces
+        self._held_at += offsets
+        self._held_t += [t] * len(pieces)
+        # The span the pieces cover (chunk headers between them included): no pass over them.
+        span = max(offsets[-1] - offsets[0] + len(pieces[-1]), 0) if pieces else 0
+        self._held_size += span + _PIECE_COST * len(pieces)
+        if self._held_size >= _BATCH:
+            self._flush()
 
     def summary(self) -> SseSummary:
         """What the stream held so far; after the body ended, the final state."""
+        if self._held:
+            self._flush()
         names: dict[str, int] = {}
         for raw, count in self._names.items():
             if len(raw) > _MAX_NAME_BYTES:
@@ -256,7 +380,239 @@ class SseDecoder:
             notes=notes,
         )
 
+    # -- the fast path ---------------------------------------------------------
+
+    def _flush(self) -> None:
+        """Decode the held pieces: whole runs of plain events at once, the rest line by line.
+
+        The pieces are joined into one buffer. Runs of *plain blocks* (see
+        :func:`_fast_patterns`) that start where the decoder is between events
+        are found by counting (:meth:`_uniform`) or one regex match, in windows
+        of at most 64 KiB, and only counted; everything else -- the
+        first block if the previous flush stopped inside an event, whatever a
+        pattern refuses, and always the last complete block and the tail (so
+        that ``last_event``, offsets and the partial event come from the line
+        decoder) -- is fed to the line decoder piece by piece, with the
+        pieces' own offsets and times.
+        """
+        pieces, offsets, times = self._held, self._held_at, self._held_t
+        self._held, self._held_at, self._held_t = [], [], []
+        self._held_size = 0
+        buf = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        ends = list(accumulate(map(len, pieces)))
+        crlf = b"\r" in buf
+        sep = b"\r\n\r\n" if crlf else b"\n\n"
+        n = len(buf)
+        pos = 0
+        last = buf.rfind(sep)
+        stop = 0  # where the last complete block starts: the line decoder takes it on
+        if last > 0:
+            before = buf.rfind(sep, 0, last)
+            stop = before + len(sep) if before >= 0 else 0
+        ascii_only = buf.isascii()
+        self._done_at = buf.find(b"[DONE]")  # the first; -1: no data [DONE] to watch for
+        while pos < stop:
+            if self._clean():
+                limit = min(stop, pos + min(self._max, _WINDOW))
+                cut, end = self._fast(buf, pos, limit, crlf, ascii_only)
+                if end > pos:
+                    # pos:cut counted; cut:end, the run's last block, may hold the
+                    # last event of the stream so far: the line decoder takes it.
+                    self._exact(pieces, offsets, times, ends, cut, end)
+                    pos = end
+                    continue
+                span = buf.rfind(sep, pos, min(stop, pos + _EXACT_SPAN))
+            else:
+                span = -1
+            end = buf.find(sep, pos) + len(sep) if span < 0 else span + len(sep)
+            self._exact(pieces, offsets, times, ends, pos, end)
+            pos = end
+        self._exact(pieces, offsets, times, ends, pos, n)
+
+    def _clean(self) -> bool:
+        """Between two events, at a line start, with nothing to watch for."""
+        return (
+            not self._pending_len
+            and self._ev_start < 0
+            and not self._after_cr
+            and not self._at_start
+            and self._terminal is None
+        )
+
+    def _exact(
+        self,
+        pieces: list[bytes],
+        offsets: list[int],
+        times: list[float],
+        ends: list[int],
+        a: int,
+        b: int,
+    ) -> None:
+        """Feed bytes ``a:b`` of the joined pieces to the line decoder, piece by piece."""
+        if a >= b:
+            return
+        i = bisect_right(ends, a)
+        if not (self._at_start or self._after_cr) and len(pieces) > 1:
+            # No line end in a:b (a long line, or an event arriving byte by byte):
+            # one _keep for all of it, however many pieces it came in.
+            joined = b"".join(pieces[i : bisect_right(ends, b - 1) + 1])
+            first = ends[i] - len(pieces[i])
+            part = joined[a - first : b - first]
+            if b"\n" not in part and b"\r" not in part:
+                fed = self._fed
+                self._fed = fed + len(part)
+                self._keep(part, offsets[i] + a - first, fed)
+                return
+        while a < b:
+            piece = pieces[i]
+            first = ends[i] - len(piece)
+            lo = a - first
+            hi = min(b, ends[i]) - first
+            self._feed_exact(
+                piece if hi - lo == len(piece) else piece[lo:hi], offsets[i] + lo, times[i]
+            )
+            a = first + hi
+            i += 1
+
+    def _fast(
+        self, buf: bytes, pos: int, limit: int, crlf: bool, ascii_only: bool
+    ) -> tuple[int, int]:
+        """Find a run of plain blocks from ``pos`` to at most ``limit``; count all but its last.
+
+        Returns ``(cut, end)``: the blocks in ``pos:cut`` are counted, the
+        run's last block ``cut:end`` is left to the caller; ``(pos, pos)`` if
+        no plain block starts at ``pos``. The decoder is between events at
+        ``pos``; a run is at most ``max_event_bytes`` long, so no cap applies.
+        """
+        uniform = self._uniform(buf, pos, limit, crlf)
+        if uniform is not None:
+            end, blocks = uniform
+        else:
+            end = self._fast_patterns[crlf].match(buf, pos, limit).end()  # type: ignore[union-attr]
+            if end == pos:
+                return pos, pos
+            if crlf and buf.count(b"\r", pos, end) != buf.count(b"\n", pos, end):
+                return pos, pos  # a bare LF inside a line: not a plain block
+            if buf.find(b"\x00", pos, end) >= 0:
+                return pos, pos  # an id with NUL is noted by the line decoder
+        if not ascii_only:
+            try:
+                buf[pos:end].decode("utf-8")
+            except UnicodeDecodeError:
+                return pos, pos  # the line decoder notes it
+        sep = b"\r\n\r\n" if crlf else b"\n\n"
+        cut = buf.rfind(sep, pos, end - len(sep))
+        cut = pos if cut < 0 else cut + len(sep)
+        if cut == pos:
+            return pos, end
+        if uniform is None:
+            found = self._generic_names(buf, pos, cut, crlf)
+            if found is None:
+                return pos, pos
+            blocks, names = found
+        else:
+            blocks -= 1
+            names = Counter({self._fast_name or b"message": blocks})
+        self._fed += cut - pos
+        self._count += blocks
+        known = self._names
+        for key, count in names.items():
+            if key in known:
+                known[key] += count
+            else:
+                self._new_name(key, count)
+        return cut, end
+
+    def _uniform(self, buf: bytes, pos: int, limit: int, crlf: bool) -> tuple[int, int] | None:
+        """Blocks all ``[event: NAME] data:VALUE`` (NAME: the last run's commonest), by counting.
+
+        With ``head`` the event line (or nothing) and ``M`` = blank line +
+        head + ``data:``, a run that starts with head + ``data:``, ends with a
+        blank line and holds ``k - 1`` M's has exactly ``k`` blocks of that
+        shape if and only if it has ``lines * k`` LFs (and as many CRs, with
+        CRLF): a VALUE with a line end of its own would add one. Three or four
+        C-speed passes, however short the events.
+        """
+        name = self._fast_name
+        needles = self._uniform_needles.get((name, crlf))
+        if needles is None:
+            eol = b"\r\n" if crlf else b"\n"
+            head = b"" if name is None else b"event: " + name + eol
+            needles = (head + b"data:", eol + eol + head + b"data:", 2 if name is None else 3)
+            if len(self._uniform_needles) < 64:
+                self._uniform_needles[(name, crlf)] = needles
+        first, marker, per_block = needles
+        if not buf.startswith(first, pos):
+            return None
+        sep = b"\r\n\r\n" if crlf else b"\n\n"
+        last = buf.rfind(sep, pos, limit)
+        if last < 0:
+            return None
+        end = last + len(sep)
+        blocks = buf.count(marker, pos, end) + 1
+        lines = per_block * blocks
+        if buf.count(b"\n", pos, end) != lines or (crlf and buf.count(b"\r", pos, end) != lines):
+            return None
+        done = self._done_at
+        if 0 <= done < end and buf.find(b"[DONE]", pos, end) >= 0:
+            return None  # maybe a terminal event: the regex stops before it
+        for prefix in self._watch_prefixes:
+            if buf.find(prefix, pos, end) >= 0:
+                return None  # maybe a watched event (e.g. a chat error): the line decoder's
+        return end, blocks
+
+    def _generic_names(
+        self, buf: bytes, pos: int, end: int, crlf: bool
+    ) -> tuple[int, Counter[bytes]] | None:
+        """Blocks and names of a run of plain blocks of any shape; sets the last event ID."""
+        sep = b"\r\n\r\n" if crlf else b"\n\n"
+        blocks = buf.count(sep, pos, end)
+        # Every line start but the run's first follows an LF; the first is checked apart.
+        # (First names first: which names get in under _MAX_NAMES depends on the order.)
+        names: Counter[bytes] = Counter()
+        if buf.startswith(b"event:", pos):
+            value = buf[pos + 6 : buf.find(b"\r" if crlf else b"\n", pos)]
+            names[value[1:] if value[:1] == b" " else value] = 1
+        names.update(_NAME_LINE[crlf].findall(buf, pos, end))
+        named = sum(names.values())
+        unnamed = blocks - named
+        # The next run is tried first as blocks all of the commonest shape.
+        self._fast_name = names.most_common(1)[0][0] if named > unnamed else None
+        if b"" in names:
+            unnamed += names.pop(b"")
+        if unnamed:
+            names[b"message"] += unnamed
+        if self._terminal_bytes.intersection(names) or self._watch.intersection(names):
+            return None  # cannot happen (the pattern refuses them); the line decoder decides
+        ident = buf.rfind(b"\nid:", pos, end)
+        if ident >= 0 or buf.startswith(b"id:", pos):
+            start = ident + 1 if ident >= 0 else pos
+            value = buf[start + 3 : buf.find(b"\r" if crlf else b"\n", start)]
+            self._last_id = value[1:] if value[:1] == b" " else value
+        return blocks, names
+
     # -- lines ---------------------------------------------------------------
+
+    def _feed_exact(self, data: bytes, offset: int, t: float) -> None:
+        """The line decoder: ``data``, body bytes whose first byte is at stream ``offset``."""
+        n = len(data)
+        if not n:
+            return
+        fed = self._fed
+        self._fed = fed + n
+        if self._at_start or self._after_cr:
+            data, offset, fed = self._edges(data, offset, fed)
+            if not data:
+                return
+        crlf = b"\r" in data
+        if crlf and data.count(b"\r") != data.count(b"\r\n"):  # a bare CR
+            self._feed_any(data, offset, fed, t)
+            return
+        nl = data.find(b"\n")
+        if nl < 0:  # no line end: all of it continues the pending line
+            self._keep(data, offset, fed)
+            return
+        self._feed_lf(data, nl, offset, fed, t, crlf)
 
     def _edges(self, data: bytes, offset: int, fed: int) -> tuple[bytes, int, int]:
         """Skip a BOM at the start of the stream and the LF of a CRLF split across feeds."""
@@ -468,7 +824,7 @@ class SseDecoder:
                 self._last_id = value
         elif name == b"retry":
             if value.isdigit():
-                self._note("retry", start, value.decode("ascii"))
+                self._note("retry", start, _retry_ms(value))
             else:
                 self._note("retry-bogus", start, repr(value[:40]))
         else:
@@ -539,6 +895,10 @@ class SseDecoder:
             names[name] += 1
         else:
             self._new_name(name)
+        terminal = raw == _DONE or name in self._terminal_bytes
+        if terminal and len(self._terminals) < _MAX_TERMINALS:
+            whole = (index, name, text[:_TERMINAL_DATA_CHARS], length, self._last_id, start, end, t)
+            self._terminals.append(self._event(*whole))
         if length > self._preview:
             text = text[: self._preview]
         self._last = (index, name, text, length, self._last_id, start, end, t)
@@ -546,7 +906,7 @@ class SseDecoder:
             if not self._after_terminal:
                 self._after_terminal_at = start
             self._after_terminal += 1
-        elif raw == _DONE or name in self._terminal_bytes:
+        elif terminal:
             self._terminal = self._event(*self._last)
         if self._on_watched is not None and (
             name in self._watch or raw.startswith(self._watch_data)
@@ -556,18 +916,18 @@ class SseDecoder:
             self._queue.append(self._event(*self._last))
         return True
 
-    def _new_name(self, name: bytes) -> None:
-        """Count the first event of a name (bounded: the rest go under ``(other)``)."""
+    def _new_name(self, name: bytes, count: int = 1) -> None:
+        """Count the first events of a name (bounded: the rest go under ``(other)``)."""
         names = self._names
         if len(name) > _MAX_NAME_BYTES:
             name = name[: _MAX_NAME_BYTES + 1]
             if name in names:
-                names[name] += 1
+                names[name] += count
                 return
         if len(names) < _MAX_NAMES:
-            names[name] = 1
+            names[name] = count
         else:
-            self._other += 1
+            self._other += count
 
     @staticmethod
     def _event(
@@ -599,6 +959,8 @@ class SseDecoder:
         self._last = (*last[:6], new, last[7])
         if self._terminal is not None and self._terminal.index == last[0]:
             self._terminal = replace(self._terminal, end=new)
+        if self._terminals and self._terminals[-1].index == last[0]:
+            self._terminals[-1] = replace(self._terminals[-1], end=new)
         if self._queue and self._queue[-1].index == last[0]:
             self._queue[-1] = replace(self._queue[-1], end=new)
 
@@ -671,9 +1033,7 @@ class SseDecoder:
             elif kind == "id-nul":
                 out.append(f"id field containing NUL ignored{times}, first at byte {offset}")
             elif kind == "retry":
-                out.append(
-                    f"retry field at byte {offset}: reconnection time {int(detail)} ms{times}"
-                )
+                out.append(f"retry field at byte {offset}: reconnection time {detail} ms{times}")
             elif kind == "retry-bogus":
                 out.append(
                     f"retry field at byte {offset} not all ASCII digits, ignored: {detail}{times}"

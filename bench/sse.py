@@ -1,0 +1,210 @@
+"""SSE analysis throughput, whole processes: chunkscope vs framing only vs openai vs httpx-sse.
+
+Every workload is one ``text/event-stream`` response written to a file once;
+each client then runs as a whole process over the same bytes, with its
+bytecode cached as an installed program has it:
+
+  sse          ``chunkscope analyze --raw FILE`` (the SSE decoder runs)
+  framing      the same, over the same bytes labelled ``application/octet-stream``
+               (chunked framing only: the floor the SSE path rides on)
+  openai       h11 de-chunking 64 KiB reads + openai-python's ``SSEDecoder.iter_bytes``
+               (what the openai SDK does per stream)
+  httpx-sse    httpx-sse's line decoder alone over the de-chunked body, 64 KiB
+               pieces (no HTTP framing at all: generous to it)
+
+Workloads (the realistic ones first):
+
+  assistants-lf    300 000 Assistants ``thread.message.delta`` events of ~172 B, one per chunk
+  assistants-crlf  the same events with CRLF line ends
+  tiny             16 MiB of 23-byte ``data:`` events in 16 KiB chunks
+  spanning         the Assistants events in 1000 B chunks (most events span two chunks)
+
+Every figure is the median of --runs runs after one warm-up; ratios are
+taken in the same run. Absolute times are noise on shared machines.
+
+    python bench/sse.py               # all workloads
+    python bench/sse.py --quick       # 1/8 of the sizes
+    python bench/sse.py --only tiny   # one workload
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+OPENAI_SCRIPT = r"""
+import sys, h11
+from openai._streaming import SSEDecoder
+conn = h11.Connection(our_role=h11.CLIENT)
+conn.send(h11.Request(method="GET", target="/", headers=[("Host", "bench")]))
+conn.send(h11.EndOfMessage())
+def body():
+    with open(sys.argv[1], "rb") as f:
+        while read := f.read(65536):
+            conn.receive_data(read)
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA or type(event) is h11.EndOfMessage:
+                    break
+                if type(event) is h11.Data:
+                    yield bytes(event.data)
+events = 0
+for sse in SSEDecoder().iter_bytes(body()):
+    events += 1
+print(events)
+"""
+
+HTTPX_SSE_SCRIPT = r"""
+import codecs, sys
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder
+text = codecs.getincrementaldecoder("utf-8")("replace")
+lines = SSELineDecoder()
+sse = SSEDecoder()
+events = 0
+with open(sys.argv[1], "rb") as f:
+    while piece := f.read(65536):
+        for line in lines.decode(text.decode(piece)):
+            if sse.decode(line) is not None:
+                events += 1
+for line in lines.flush():
+    if sse.decode(line) is not None:
+        events += 1
+print(events)
+"""
+
+
+def assistants_event(i: int, crlf: bool) -> bytes:
+    """One Assistants API ``thread.message.delta`` event (~172 bytes)."""
+    data = (
+        '{"id":"msg_abc123","object":"thread.message.delta","delta":{"content":'
+        f'[{{"index":0,"type":"text","text":{{"value":" token{i % 1000:03d}"}}}}]}}}}'
+    )
+    text = f"event: thread.message.delta\ndata: {data}\n\n"
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    return text.encode()
+
+
+def chunked(body_pieces: list[bytes]) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in body_pieces) + b"0\r\n\r\n"
+
+
+def split(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def workload(name: str, scale: int) -> tuple[list[bytes], bytes]:
+    """The chunk data pieces of a workload, and its de-chunked body."""
+    done = b"event: done\ndata: [DONE]\n\n"
+    if name in ("assistants-lf", "assistants-crlf", "spanning"):
+        crlf = name == "assistants-crlf"
+        events = [assistants_event(i, crlf) for i in range(300_000 // scale)]
+        events.append(done.replace(b"\n", b"\r\n") if crlf else done)
+        if name == "spanning":
+            body = b"".join(events)
+            return split(body, 1000), body
+        return events, b"".join(events)
+    if name == "tiny":
+        event = b"data: 0123456789abcde\n\n"  # 23 bytes
+        body = event * ((16 << 20) // scale // len(event)) + done
+        return split(body, 16384), body
+    raise ValueError(name)
+
+
+def process_env(bytecode_dir: str) -> dict[str, str]:
+    """Whole processes with bytecode cached (see bench/capture.py)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = bytecode_dir
+    return env
+
+
+def chunkscope_argv() -> list[str]:
+    """The installed ``chunkscope`` command, else ``python -m chunkscope``."""
+    script = os.path.join(os.path.dirname(sys.executable), "chunkscope")
+    return [script] if os.path.isfile(script) else [sys.executable, "-m", "chunkscope"]
+
+
+def timed(argv: list[str], env: dict[str, str], codes: tuple[int, ...] = (0,)) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    elapsed = time.perf_counter() - start
+    assert proc.returncode in codes, (argv[:4], proc.returncode, proc.stderr[-500:])
+    return elapsed
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def run_workload(name: str, scale: int, runs: int, tmp: str, env: dict[str, str]) -> None:
+    pieces, body = workload(name, scale)
+    framed = chunked(pieces)
+    paths = {}
+    for label, ctype in (("sse", b"text/event-stream"), ("framing", b"application/octet-stream")):
+        paths[label] = os.path.join(tmp, f"{name}-{label}.raw")
+        with open(paths[label], "wb") as f:
+            f.write(HEAD % ctype + framed)
+    paths["body"] = os.path.join(tmp, f"{name}.body")
+    with open(paths["body"], "wb") as f:
+        f.write(body)
+    cs = chunkscope_argv()
+    clients: dict[str, Callable[[], float]] = {
+        "sse": lambda: timed([*cs, "analyze", "--raw", paths["sse"]], env),
+        "sse --json": lambda: timed([*cs, "analyze", "--raw", paths["sse"], "--json"], env),
+        "framing": lambda: timed([*cs, "analyze", "--raw", paths["framing"]], env),
+        "openai": lambda: timed([sys.executable, "-c", OPENAI_SCRIPT, paths["sse"]], env),
+        "httpx-sse": lambda: timed([sys.executable, "-c", HTTPX_SSE_SCRIPT, paths["body"]], env),
+    }
+    times: dict[str, list[float]] = {k: [] for k in clients}
+    for i in range(runs + 1):  # interleaved, so that load changes hit every client alike
+        for key, fn in clients.items():
+            elapsed = fn()
+            if i:
+                times[key].append(elapsed)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ratios = {
+        "framing": statistics.median(f / s for f, s in zip(times["framing"], times["sse"])),
+        "openai": statistics.median(o / s for o, s in zip(times["openai"], times["sse"])),
+        "httpx-sse": statistics.median(h / s for h, s in zip(times["httpx-sse"], times["sse"])),
+    }
+    events = body.count(b"\n\n") if b"\r" not in body else body.count(b"\r\n\r\n")
+    mb = len(framed) / 1e6
+    print(f"\n{name}: {events} events, {len(pieces)} chunks, {mb:.1f} MB (median of {runs})")
+    for key in clients:
+        print(f"  {key:<11} {med[key]:6.3f} s  {mb / med[key]:7.1f} MB/s")
+    print(f"  sse at {ratios['framing']:.2f}x of framing-only time (target >= 0.7x, tiny 0.5x)")
+    print(f"  sse is {ratios['openai']:.1f}x h11+openai SSEDecoder (target >= 10x)")
+    print(f"  sse is {ratios['httpx-sse']:.1f}x httpx-sse's decoder (target >= 2x)")
+    print(f"  peak RSS of any child so far {peak_rss_mib():.0f} MiB")
+    for path in os.listdir(tmp):
+        if path.startswith(name):
+            os.unlink(os.path.join(tmp, path))
+
+
+WORKLOADS = ["assistants-lf", "assistants-crlf", "tiny", "spanning"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1/8 of the sizes")
+    parser.add_argument("--runs", type=int, default=3, help="measured runs per client (median)")
+    parser.add_argument("--only", choices=WORKLOADS, action="append", help="run this workload")
+    args = parser.parse_args()
+    scale = 8 if args.quick else 1
+    with tempfile.TemporaryDirectory() as tmp:
+        env = process_env(os.path.join(tmp, "bytecode"))
+        for name in args.only or WORKLOADS:
+            run_workload(name, scale, args.runs, tmp, env)
+
+
+if __name__ == "__main__":
+    main()
