@@ -1,0 +1,338 @@
+"""The SSE fast path against the line decoder: the same report, whatever the stream.
+
+``SseDecoder(fast=False)`` decodes every piece line by line on arrival (the
+decoder that tests/core/test_sse.py holds to WHATWG HTML §9.2.6);
+``SseDecoder()`` holds pieces and counts runs of plain events with one regex
+match. Every stream here -- random, adversarial, huge -- is fed to both with
+the same pieces, offsets (with gaps, as a chunked body has) and times, and
+every summary field, every terminal event and the event count must be equal.
+"""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import chunkscope.core.sse as sse_module
+from chunkscope.core.sse import SseDecoder
+
+BOM = b"\xef\xbb\xbf"
+
+
+@contextmanager
+def batch(size: int) -> Iterator[None]:
+    """Decode what is held every ``size`` bytes (64 KiB in use), to cross many flushes."""
+    old = sse_module._BATCH
+    sse_module._BATCH = size
+    try:
+        yield
+    finally:
+        sse_module._BATCH = old
+
+
+def both(
+    pieces: list[bytes], gaps: list[int] | None = None, probe_every: int = 0, **kwargs: Any
+) -> tuple[SseDecoder, SseDecoder]:
+    """Feed the same pieces to the fast decoder and the line decoder; compare as they go."""
+    fast = SseDecoder(**kwargs)
+    line = SseDecoder(fast=False, **kwargs)
+    offset = 0
+    for k, piece in enumerate(pieces):
+        if gaps:
+            offset += gaps[k % len(gaps)]
+        fast.feed(piece, offset, 0.5 * k)
+        line.feed(piece, offset, 0.5 * k)
+        offset += len(piece)
+        if probe_every and k % probe_every == 0:  # a live status line asks mid-stream
+            assert fast.event_count == line.event_count
+    assert same(fast, line)
+    return fast, line
+
+
+def same(fast: SseDecoder, line: SseDecoder) -> bool:
+    a, b = fast.summary().to_dict(), line.summary().to_dict()
+    assert a == b
+    assert fast.terminal_events == line.terminal_events
+    assert fast.event_count == line.event_count
+    return True
+
+
+def cut(body: bytes, points: list[int]) -> list[bytes]:
+    bounds = [0, *sorted(set(points)), len(body)]
+    return [body[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+
+
+def delta(i: int) -> bytes:
+    return (
+        b'{"id":"msg_1","object":"thread.message.delta","delta":{"content":[{"index":0,'
+        b'"type":"text","text":{"value":" tok%d"}}]}}' % i
+    )
+
+
+# -- building blocks of streams --------------------------------------------------------------
+
+PLAIN = [
+    b"event: thread.message.delta\ndata: %s\n\n",
+    b"data: %s\n\n",
+    b"event: content_block_delta\ndata: %s\n\n",
+    b"id: %d\nevent: x\ndata: %s\n\n",
+    b"event: x\nid: 7\ndata: %s\n\n",
+    b"event:y\ndata:%s\n\n",
+    b"data:\n\n",
+    b"event:\ndata: %s\n\n",
+    b"event: message\ndata: %s\n\n",
+]
+ODD = [
+    b": keep-alive\n\n",
+    b": comment\ndata: after a comment\n\n",
+    b"data: one\ndata: two\n\n",
+    b"retry: 1500\n",
+    b"retry: 12x\ndata: r\n\n",
+    b"foo: bar\ndata: unknown field\n\n",
+    b"data\n\n",
+    b"event: done\ndata: bye\n\n",
+    b"event: message_stop\ndata: {}\n\n",
+    b"data: [DONE]\n\n",
+    b"data:[DONE]\n\n",
+    b"event:  done\ndata: two spaces, not terminal\n\n",
+    b"data: \xc3\xa9t\xc3\xa9\n\n",
+    b"data: \xff bad utf-8\n\n",
+    b"id: a\x00b\ndata: nul\n\n",
+    b"event: only a name\n\n",
+    b"\n\n\n",
+    b"data: cr only\r\r",
+    b"data: mixed\r\n\n",
+    b"data: crlf\r\n\r\n",
+    b"id\ndata: empty id\n\n",
+    b"data: " + b"L" * 300 + b"\n\n",
+    b"event: " + b"N" * 300 + b"\ndata: long name\n\n",
+]
+
+
+def render(kind: int, i: int, line_end: bytes) -> bytes:
+    pool = PLAIN + ODD
+    template = pool[kind % len(pool)]
+    body = template % (i, delta(i)) if template.count(b"%") == 2 else template
+    if b"%s" in body:
+        body = body % delta(i)
+    if line_end != b"\n" and kind % len(pool) < len(PLAIN):
+        body = body.replace(b"\n", line_end)
+    return body
+
+
+blocks = st.lists(
+    st.tuples(
+        st.integers(0, len(PLAIN) + len(ODD) - 1),
+        st.sampled_from([b"\n", b"\n", b"\r\n", b"\r"]),
+        st.booleans(),  # plain blocks are the common case: bias towards them
+    ),
+    max_size=80,
+)
+
+
+def stream_of(spec: list[tuple[int, bytes, bool]], bom: bool, tail: bytes) -> bytes:
+    out = [BOM] if bom else []
+    for i, (kind, line_end, plain) in enumerate(spec):
+        out.append(render(kind % len(PLAIN) if plain else kind, i, line_end))
+    out.append(tail)
+    return b"".join(out)
+
+
+TAILS = [b"", b"data: cut", b"event: x\n", b"event: x\ndata: y\n", b"data: z\r", b":", b"\r"]
+
+
+@settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    spec=blocks,
+    bom=st.booleans(),
+    tail=st.sampled_from(TAILS),
+    data=st.data(),
+    size=st.sampled_from([1, 7, 64, 300, 1 << 16]),
+    cap=st.sampled_from([1 << 20, 1 << 20, 100, 9]),
+)
+def test_fast_path_gives_the_line_decoders_report(
+    spec: list[tuple[int, bytes, bool]],
+    bom: bool,
+    tail: bytes,
+    data: st.DataObject,
+    size: int,
+    cap: int,
+) -> None:
+    body = stream_of(spec, bom, tail)
+    n = len(body)
+    points = data.draw(st.lists(st.integers(1, max(1, n - 1)), max_size=40)) if n > 1 else []
+    gaps = data.draw(st.lists(st.integers(0, 9), min_size=1, max_size=3))
+    probe = data.draw(st.sampled_from([0, 1, 3]))
+    with batch(size):
+        both(cut(body, points), gaps, probe, max_event_bytes=cap, preview_chars=min(cap, 200))
+        both([body], max_event_bytes=cap)
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.binary(max_size=400), data=st.data(), size=st.sampled_from([1, 16, 1 << 16]))
+def test_fast_path_on_arbitrary_bytes(body: bytes, data: st.DataObject, size: int) -> None:
+    n = len(body)
+    points = data.draw(st.lists(st.integers(1, max(1, n - 1)), max_size=20)) if n > 1 else []
+    with batch(size):
+        both(cut(body, points), [3])
+
+
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"])
+@pytest.mark.parametrize("size", [50, 1 << 16])
+def test_events_spanning_pieces(line_end: bytes, size: int) -> None:
+    body = b"".join(
+        (b"event: thread.message.delta\ndata: %s\n\n" % delta(i)).replace(b"\n", line_end)
+        for i in range(1000)
+    )
+    body += b"event: done\ndata: [DONE]\n\n".replace(b"\n", line_end)
+    rng = random.Random(11)
+    with batch(size):
+        for piece_size in (1, 13, 1000, 40_000):
+            pieces = [body[i : i + piece_size] for i in range(0, len(body), piece_size)]
+            both(pieces, [5], probe_every=97)
+        both(cut(body, rng.sample(range(1, len(body)), 500)), [0, 7])
+        # a CRLF split between two pieces at every event
+        both(body.split(b"\r") if line_end == b"\r\n" else [body])
+
+
+def test_one_in_a_thousand_events_is_odd() -> None:
+    rng = random.Random(5)
+    parts = []
+    for i in range(10_000):
+        if rng.random() < 0.001:
+            parts.append(rng.choice(ODD))
+        parts.append(b"event: thread.message.delta\ndata: %s\n\n" % delta(i))
+    body = b"".join(parts)
+    for piece_size in (170, 16384):
+        both([body[i : i + piece_size] for i in range(0, len(body), piece_size)], [9])
+
+
+def test_names_capped_the_same() -> None:
+    body = b"".join(b"event: n%d\ndata: x\n\n" % (i % 1500) for i in range(6000))
+    fast, _ = both([body[i : i + 4096] for i in range(0, len(body), 4096)])
+    assert fast.summary().names["(other)"] == 6000 - 4 * 1000
+
+
+def test_terminal_events_kept_with_bounded_data() -> None:
+    body = (
+        b"data: a\n\nevent: done\ndata: " + b"d" * 10_000 + b"\n\n"
+        b"data: [DONE]\n\ndata: b\n\nevent: message_stop\ndata: {}\n\n"
+    )
+    fast, _ = both(cut(body, [3, 40, 5000]))
+    terminals = fast.terminal_events
+    assert [(e.name, e.data_length, len(e.data)) for e in terminals] == [
+        ("done", 10_000, 4096),
+        ("message", 6, 6),
+        ("message_stop", 2, 2),
+    ]
+    first = fast.summary().terminal_event
+    assert first is not None
+    assert (first.index, first.data) == (terminals[0].index, "d" * 200)
+    assert terminals[0].offset == body.index(b"event: done")
+
+
+def test_retry_with_more_digits_than_int_takes() -> None:
+    body = b"retry: " + b"7" * 5000 + b"\ndata: x\n\n"
+    fast, _ = both(cut(body, [10, 4000]))
+    (note,) = fast.summary().notes
+    assert note == "retry field at byte 0: reconnection time 77777777777777777777... (5000 digits) ms"
+    fast, _ = both([b"retry: 000000000001500\ndata: x\n\n"])
+    assert fast.summary().notes == ("retry field at byte 0: reconnection time 1500 ms",)
+
+
+# -- huge streams: constant memory, no re-joining ------------------------------------------
+
+
+def single_event(data_bytes: int, piece: int) -> Iterator[bytes]:
+    yield b"data: "
+    block = b"x" * piece
+    for _ in range(data_bytes // piece):
+        yield block
+    yield b"\n\n"
+
+
+def peak_while(fn: Any) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def huge_single_event(data_bytes: int, piece: int) -> None:
+    decoder = SseDecoder()
+
+    def run() -> None:
+        offset = 0
+        for p in single_event(data_bytes, piece):
+            decoder.feed(p, offset, 0.0)
+            offset += len(p) + 5
+
+    peak = peak_while(run)
+    s = decoder.summary()
+    assert s.events == 1
+    assert s.last_event is not None
+    assert s.last_event.data_length == data_bytes // piece * piece
+    assert any("longer than max_event_bytes" in n for n in s.notes) == (
+        data_bytes > 1 << 20
+    )
+    assert peak < 8 << 20, peak  # the first max_event_bytes (1 MiB) kept, plus one batch
+
+
+def test_big_single_event_constant_memory() -> None:
+    huge_single_event(4 << 20, 65536)
+    huge_single_event(1 << 18, 1)  # byte by byte: nothing re-joined per byte
+
+
+@pytest.mark.slow
+def test_100_mb_single_event_constant_memory() -> None:
+    huge_single_event(100_000_000, 65536)
+
+
+@pytest.mark.slow
+def test_64_mib_event_in_one_byte_reads() -> None:
+    huge_single_event(64 << 20, 1)
+
+
+def tiny_events(count: int, piece: int) -> Iterator[bytes]:
+    event = b"data: 0123456789abcde\n\n"
+    per = piece // len(event)
+    block = event * per
+    for _ in range(count // per):
+        yield block
+    yield event * (count % per)
+    yield b"data: [DONE]\n\n"
+
+
+def many_tiny_events(count: int) -> None:
+    fast = SseDecoder()
+    line = SseDecoder(fast=False)
+    offset = 0
+    for p in tiny_events(count, 16384):
+        fast.feed(p, offset, 1.0)
+        line.feed(p, offset, 1.0)
+        offset += len(p) + 6
+    assert same(fast, line)
+    assert fast.event_count == count + 1
+    assert fast.summary().complete
+
+
+def test_many_tiny_events() -> None:
+    many_tiny_events(100_000)
+
+
+@pytest.mark.slow
+def test_ten_million_tiny_events() -> None:
+    many_tiny_events(10_000_000)
