@@ -57,6 +57,8 @@ _BWS = b" \t"
 _SIZE_LINE_EXPECTED = (
     'a chunk-size line: 1*HEXDIG *( BWS ";" BWS ext-name [ BWS "=" BWS ext-value ] ) CRLF'
 )
+_IN_SIZE_LINE = "the chunk-size line"
+_IN_TRAILERS = "the trailer section"
 _TRAILER_EXPECTED = 'a trailer field (field-name ":" OWS field-value OWS CRLF) or the final CRLF'
 
 
@@ -341,9 +343,15 @@ class ChunkedReader:
             self._line_offset = base + pos
         nl = data.find(b"\n", pos, pos + self.max_line + 2 - len(self._line))
         if nl < 0:
+            had = len(self._line)
             self._line += data[pos:]
             if not self._line_can_continue():
                 return n
+            if self._line.find(b"\r", max(had - 1, 0)) >= 0:
+                bad = _bare_cr(bytes(self._line), _validate_size_line, _IN_SIZE_LINE)
+                if bad is not None:  # known now: no LF can mend it
+                    self._report_size_line_error(bytes(self._line), self._line_offset, bad)
+                    return n
             if len(self._line) > self.max_line + 1:
                 self._fail(
                     ProblemState.CHUNK_SIZE,
@@ -380,6 +388,10 @@ class ChunkedReader:
     def _finish_size_line(self, line: bytes, t: float) -> None:
         offset = self._line_offset
         content = line[:-1]  # without the LF
+        bad = _bare_cr(content, _validate_size_line, _IN_SIZE_LINE)
+        if bad is not None:
+            self._report_size_line_error(content, offset, bad)
+            return
         if not content.endswith(b"\r"):
             bad = _validate_size_line(content)
             if bad is not None and bad[0] < len(content):
@@ -496,7 +508,13 @@ class ChunkedReader:
         nl = data.find(b"\n", pos, pos + budget - len(self._line) + 1)
         if nl < 0:
             take = min(n - pos, budget - len(self._line) + 1)
+            had = len(self._line)
             self._line += data[pos : pos + take]
+            if self._line.find(b"\r", max(had - 1, 0)) >= 0:
+                bad = _bare_cr(bytes(self._line), _validate_field_line, _IN_TRAILERS)
+                if bad is not None:  # known now: no LF can mend it
+                    self._fail_trailer(bytes(self._line), bad)
+                    return pos + take
             if len(self._line) > budget:
                 self._fail(
                     ProblemState.TRAILERS,
@@ -511,6 +529,10 @@ class ChunkedReader:
         self._trailer_bytes += len(line)
         offset = self._line_offset
         content = line[:-1]
+        bad = _bare_cr(content, _validate_field_line, _IN_TRAILERS)
+        if bad is not None:
+            self._fail_trailer(content, bad)
+            return nl + 1
         if not content.endswith(b"\r"):
             self._fail(
                 ProblemState.TRAILERS,
@@ -530,19 +552,43 @@ class ChunkedReader:
             return nl + 1
         bad = _validate_field_line(content)
         if bad is not None:
-            index, reason = bad
-            self._fail(
-                ProblemState.TRAILERS,
-                offset + index,
-                (content + b"\r")[index : index + 1],
-                _TRAILER_EXPECTED,
-                reason,
-            )
+            self._fail_trailer(content, bad)
             return nl + 1
         if len(self.trailers) < 100:
             name, _, value = content.partition(b":")
             self.trailers.append((name.decode("latin-1"), value.strip(_BWS).decode("latin-1")))
         return nl + 1
+
+
+    def _fail_trailer(self, content: bytes, bad: tuple[int, str]) -> None:
+        index, reason = bad
+        self._fail(
+            ProblemState.TRAILERS,
+            self._line_offset + index,
+            (content + b"\r")[index : index + 1],
+            _TRAILER_EXPECTED,
+            reason,
+        )
+
+
+def _bare_cr(
+    content: bytes, validate: Callable[[bytes], tuple[int, str] | None], where: str
+) -> tuple[int, str] | None:
+    """A CR followed by a byte other than LF in a line (RFC 9112 §2.1: CRLF ends a line).
+
+    ``content`` is the line so far, without its LF. The finding is at the byte
+    after the CR, which shows at once that no CRLF is coming -- unless the
+    bytes before the CR already break the grammar (checked with a byte that
+    is invalid wherever it lands in place of the CR), so that every split of
+    the stream gives the same finding.
+    """
+    cr = content.find(b"\r")
+    if cr < 0 or cr + 1 >= len(content):
+        return None
+    bad = validate(content[:cr] + b"\x00")
+    if bad is not None and bad[0] < cr:
+        return bad
+    return cr + 1, f"CR not followed by LF in {where}"
 
 
 def _tolerance_for_leading(byte: int) -> str | None:

@@ -29,6 +29,7 @@ _TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefgh
 _STATUS_LINE = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
 _FIELD_VALUE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _PREFIX = b"HTTP/"
+_BARE_CR = re.compile(rb"\r[^\n]")
 
 
 class _Phase(enum.Enum):
@@ -118,6 +119,8 @@ class HeadReader:
             return used
         if self.finding is None:
             self._check_partial_line()
+        if self.finding is None and self._buf.find(b"\r", max(old_len - 1, self._line_start)) >= 0:
+            self._check_bare_cr(self._line_start, len(self._buf))
         if self.finding is None and len(self._buf) > self.max_head:
             self._fail(
                 self.max_head,
@@ -155,9 +158,34 @@ class HeadReader:
                 )
                 return
 
+    def _check_bare_cr(self, start: int, end: int) -> None:
+        """A CR followed by a byte other than LF in the head bytes ``start:end``.
+
+        RFC 9112 §2.1: CRLF ends a line; the byte after such a CR shows at
+        once that none is coming, so it is the finding, whether or not the LF
+        that ends the line has arrived yet (the same finding for any split).
+        """
+        bare = _BARE_CR.search(self._buf, start, end)
+        if bare is None:
+            return
+        cr = bare.start()
+        if self._phase is _Phase.STATUS_LINE:
+            self._check_partial_line(start)
+            if self.finding is not None:
+                return
+        self._fail(
+            cr + 1,
+            bytes(self._buf[cr + 1 : cr + 2]),
+            'CRLF (b"\\r\\n") ending each line of the head',
+            "CR not followed by LF in the response head",
+        )
+
     def _complete_line(self, nl: int) -> bool:
         """Handle the line ending at index ``nl`` (the LF); False stops the loop."""
         start = self._line_start
+        self._check_bare_cr(start, nl)
+        if self.finding is not None:
+            return False
         end = nl
         if end > start and self._buf[end - 1] == 0x0D:
             end -= 1

@@ -272,7 +272,7 @@ def test_no_response() -> None:
         (b"5g\r\nhello\r\n", "chunk-size", 1, b"g"),
         (b"5 \r\nhello\r\n", "chunk-size", 1, b" "),
         (b"5\nhello\r\n", "chunk-size", 1, b"\n"),
-        (b"5\rhello\r\n", "chunk-size", 1, b"\r"),
+        (b"5\rhello\r\n", "chunk-size", 2, b"h"),  # the byte after the CR shows it is bare
         (b"5;\r\nhello\r\n", "chunk-size", 2, b"\r"),
         (b"5;a=\r\nhello\r\n", "chunk-size", 4, b"\r"),
         (b'5;a="open\r\nhello\r\n', "chunk-size", 9, b"\r"),
@@ -353,7 +353,7 @@ def test_chunk_size_limit_is_configurable() -> None:
         (b"HTTP/1.1\t200 OK\r\n\r\n", "status-line", 8),
         (b"HTTP/1.1  200 OK\r\n\r\n", "status-line", 9),
         (b"HTTP/1.1 2 OK\r\n\r\n", "status-line", 10),
-        (b"HTTP/1.1 200 OK\r\nFoo: 1\rBar: 2\r\n\r\n", "headers", 23),
+        (b"HTTP/1.1 200 OK\r\nFoo: 1\rBar: 2\r\n\r\n", "headers", 24),  # the byte after the CR
         (b"HTTP/1.1 200 OK\r\n Host: foo\r\n\r\n", "headers", 17),
     ],
 )

@@ -377,11 +377,11 @@ VECTORS: list[tuple[str, bytes, str, str, dict[str, Any]]] = [
         {"verdict": "malformed", "state": "chunk-size", "at": b"\nhello"},
     ),
     (
-        "bare CR in size line",
+        "bare CR in size line: the byte after the CR is the finding",
         CH + b"5\rhello\r\n",
         "fin",
         "GET",
-        {"verdict": "malformed", "state": "chunk-size", "at": b"\rhello"},
+        {"verdict": "malformed", "state": "chunk-size", "at": b"hello"},
     ),
     (
         "NUL in size line",
@@ -480,7 +480,7 @@ VECTORS: list[tuple[str, bytes, str, str, dict[str, Any]]] = [
         b"HTTP/1.1 200 OK\r\nFoo: 1\rBar: 2\r\n\r\n",
         "fin",
         "GET",
-        {"verdict": "malformed", "state": "headers", "offset": 23},
+        {"verdict": "malformed", "state": "headers", "offset": 24},  # the byte after the CR
     ),
     (
         "llhttp: space after start line",
