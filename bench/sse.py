@@ -172,9 +172,15 @@ def run_workload(name: str, scale: int, runs: int, tmp: str, env: dict[str, str]
                 times[key].append(elapsed)
     med = {k: statistics.median(v) for k, v in times.items()}
     ratios = {
-        "framing": statistics.median(f / s for f, s in zip(times["framing"], times["sse"])),
-        "openai": statistics.median(o / s for o, s in zip(times["openai"], times["sse"])),
-        "httpx-sse": statistics.median(h / s for h, s in zip(times["httpx-sse"], times["sse"])),
+        "framing": statistics.median(
+            f / s for f, s in zip(times["framing"], times["sse"], strict=True)
+        ),
+        "openai": statistics.median(
+            o / s for o, s in zip(times["openai"], times["sse"], strict=True)
+        ),
+        "httpx-sse": statistics.median(
+            h / s for h, s in zip(times["httpx-sse"], times["sse"], strict=True)
+        ),
     }
     events = body.count(b"\n\n") if b"\r" not in body else body.count(b"\r\n\r\n")
     mb = len(framed) / 1e6

@@ -559,7 +559,6 @@ class ChunkedReader:
             self.trailers.append((name.decode("latin-1"), value.strip(_BWS).decode("latin-1")))
         return nl + 1
 
-
     def _fail_trailer(self, content: bytes, bad: tuple[int, str]) -> None:
         index, reason = bad
         self._fail(

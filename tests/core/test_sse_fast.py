@@ -246,7 +246,9 @@ def test_retry_with_more_digits_than_int_takes() -> None:
     body = b"retry: " + b"7" * 5000 + b"\ndata: x\n\n"
     fast, _ = both(cut(body, [10, 4000]))
     (note,) = fast.summary().notes
-    assert note == "retry field at byte 0: reconnection time 77777777777777777777... (5000 digits) ms"
+    assert (
+        note == "retry field at byte 0: reconnection time 77777777777777777777... (5000 digits) ms"
+    )
     fast, _ = both([b"retry: 000000000001500\ndata: x\n\n"])
     assert fast.summary().notes == ("retry field at byte 0: reconnection time 1500 ms",)
 
@@ -285,9 +287,7 @@ def huge_single_event(data_bytes: int, piece: int) -> None:
     assert s.events == 1
     assert s.last_event is not None
     assert s.last_event.data_length == data_bytes // piece * piece
-    assert any("longer than max_event_bytes" in n for n in s.notes) == (
-        data_bytes > 1 << 20
-    )
+    assert any("longer than max_event_bytes" in n for n in s.notes) == (data_bytes > 1 << 20)
     assert peak < 8 << 20, peak  # the first max_event_bytes (1 MiB) kept, plus one batch
 
 
