@@ -93,6 +93,35 @@ class ChunkTable(Sequence[ChunkHeader]):
         header = self._reader.header
         return (header(i) for i in range(self._len))
 
+    def rows(self) -> Iterator[tuple[int, int, int, bytes | None, int, float]]:
+        """``(index, offset, size, ext, data_offset, t)`` of every chunk, read from the columns.
+
+        What :meth:`ChunkHeader.to_dict` holds, without an object per chunk:
+        the JSON report of a stream of a million chunks writes them from here.
+        """
+        reader = self._reader
+        offsets, sizes, exts, data_offsets = (
+            reader.offsets,
+            reader.sizes,
+            reader.exts,
+            reader._data_offsets,
+        )
+        firsts, times = reader._read_first, reader._read_times
+        unkept = reader._ext_unkept
+        for r, first in enumerate(firsts):
+            last = firsts[r + 1] if r + 1 < len(firsts) else self._len
+            t = times[r]
+            for index in range(first, min(last, self._len)):
+                offset = offsets[index]
+                size = sizes[index]
+                data_offset = data_offsets.get(index)
+                if data_offset is None:  # a plain size line: hex digits and CRLF
+                    data_offset = offset + (size.bit_length() + 3) // 4 + 2
+                ext = exts.get(index)
+                if ext is None:  # none, or one too much to keep (see ChunkedReader._ext)
+                    ext = None if index in unkept else b""
+                yield index, offset, size, ext, data_offset, t
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
             return list(self) == list(other)

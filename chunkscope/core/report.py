@@ -87,6 +87,14 @@ class ProblemState(str, enum.Enum):
         return self.value
 
 
+_EMPTY = '""'
+
+
+def _json_float(value: float) -> str:
+    """A float as ``json.dumps`` writes it; a non-finite one as null (RFC 8259 has no NaN)."""
+    return float.__repr__(value) if value - value == 0 else "null"
+
+
 def bytes_to_json(data: bytes | None) -> str | None:
     """Bytes as a JSON-safe string, byte-exact (latin-1)."""
     return None if data is None else data.decode("latin-1")
@@ -358,12 +366,51 @@ class Report:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The report as JSON; never NaN or Infinity (not JSON): such a number becomes null."""
-        data = self.to_dict()
+        """The JSON report: ``json.dumps(self.to_dict(), indent=indent)``, the same text.
+
+        Never NaN or Infinity (not JSON): such a number becomes null.
+
+        With the default indent the chunk records are written by a format
+        string from the chunk columns rather than through ``json``'s indenting
+        encoder (pure Python, about 12 µs a record): a 100 000-chunk report
+        is written in a fraction of a second.
+        """
+        rows = getattr(self.chunks, "rows", None)
+        if indent != 2 or rows is None or len(self.chunks) < 64:
+            return _dumps(self.to_dict(), indent)
+        text = _dumps(self._dict_without_chunks(), 2)
+        marker = '\n  "chunks": [],\n'
+        at = text.index(marker)  # a top-level key: a string value cannot hold a raw newline
+        out: list[str] = []
+        add = out.append
+        last_t: float | None = None
+        t_text = ""
+        for i, o, n, e, d, t in rows():
+            if t is not last_t:  # one time object per read, shared by its chunks
+                last_t, t_text = t, _json_float(t)
+            add(
+                f'    {{\n      "index": {i},\n      "offset": {o},\n      "size": {n},\n'
+                f'      "ext": {_EMPTY if e == b"" else json.dumps(bytes_to_json(e))},\n'
+                f'      "data_offset": {d},\n      "t": {t_text}\n    }}'
+            )
+        records = ",\n".join(out)
+        return f'{text[:at]}\n  "chunks": [\n{records}\n  ],\n{text[at + len(marker) :]}'
+
+    def _dict_without_chunks(self) -> dict[str, Any]:
+        """:meth:`to_dict` with ``chunks`` left empty (``chunk_count`` and ``chunks_elided`` kept)."""
+        chunks = self.chunks
+        self.chunks = ()
         try:
-            return json.dumps(data, indent=indent, allow_nan=False)
-        except ValueError:  # a non-finite float somewhere (e.g. from absurd capture times)
-            return json.dumps(_finite(data), indent=indent, allow_nan=False)
+            return self.to_dict()
+        finally:
+            self.chunks = chunks
+
+
+def _dumps(data: dict[str, Any], indent: int | None) -> str:
+    try:
+        return json.dumps(data, indent=indent, allow_nan=False)
+    except ValueError:  # a non-finite float somewhere (e.g. from absurd capture times)
+        return json.dumps(_finite(data), indent=indent, allow_nan=False)
 
 
 def _finite(value: Any) -> Any:
