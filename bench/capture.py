@@ -1,7 +1,9 @@
 """Loopback TLS receive throughput: bare trio loop vs chunkscope capture vs httpx, in one run.
 
 One fast TLS server (Python ssl sockets in a thread, writing 1 MiB blocks, so
-the server is not the bottleneck) serves a chunked response; clients receive it:
+the server is not the bottleneck) serves a chunked response -- an SSE body
+(``text/event-stream``, so chunkscope runs its SSE decoder) in the primary
+cases, an octet-stream body in the others; clients receive it:
 
   (a) a bare trio SSLStream receive loop (the baseline: the least a trio client can do)
   (b) chunkscope capture, recording every read to a capture file and analyzing it
@@ -18,9 +20,11 @@ any capture logic).
 Every figure is the median of --runs runs, after one warm-up run of each client.
 Prints MB/s and ratios against (a) and (c) measured in the same run.
 
-    python bench/capture.py                  # 256 MiB in 16 KiB chunks, 16 MiB in 64 B chunks
+    python bench/capture.py                  # SSE: 50 MiB of Assistants deltas, 64 MiB of tiny
+                                             # events; then 256 MiB in 16 KiB, 16 MiB in 64 B chunks
     python bench/capture.py --quick          # 1/8 of that
-    python bench/capture.py --rss-gib 1      # also: peak RSS of a whole-process 1 GiB capture
+    python bench/capture.py --only tiny      # one case
+    python bench/capture.py --rss-gib 1      # also: peak RSS of a whole-process 1 GiB SSE capture
 """
 
 from __future__ import annotations
@@ -50,17 +54,56 @@ from chunkscope.net.client import CaptureOptions, run_capture
 BARE_PROCESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bare_trio.py")
 
 
-class FastServer:
-    """TLS server in a thread: answers every request with the same chunked body."""
+def assistants_event(i: int) -> bytes:
+    """One Assistants API ``thread.message.delta`` event (~172 bytes), as bench/sse.py has it."""
+    data = (
+        '{"id":"msg_abc123","object":"thread.message.delta","delta":{"content":'
+        f'[{{"index":0,"type":"text","text":{{"value":" token{i % 1000:03d}"}}}}]}}}}'
+    )
+    return f"event: thread.message.delta\ndata: {data}\n\n".encode()
 
-    def __init__(self, chunk_size: int, total: int, ca: trustme.CA) -> None:
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class FastServer:
+    """TLS server in a thread: answers every request with the same chunked body.
+
+    ``body``: ``octet`` (``x`` bytes in ``chunk_size`` chunks,
+    application/octet-stream), ``assistants`` (text/event-stream, one ~172 B
+    ``thread.message.delta`` event per chunk) or ``tiny`` (text/event-stream,
+    23-byte ``data:`` events in ``chunk_size`` chunks, spanning them). SSE
+    bodies end with ``event: done`` / ``data: [DONE]``.
+    """
+
+    def __init__(self, chunk_size: int, total: int, ca: trustme.CA, body: str = "octet") -> None:
         self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1").configure_cert(self.ctx)
-        chunk = f"{chunk_size:x}\r\n".encode() + b"x" * chunk_size + b"\r\n"
-        per_block = max(1, (1 << 20) // len(chunk))
-        self.block = chunk * per_block
-        self.blocks = max(1, total // (chunk_size * per_block))
-        self.body_bytes = self.blocks * per_block * chunk_size
+        self.content_type = b"application/octet-stream"
+        self.last = b""
+        if body == "octet":
+            one = chunk(b"x" * chunk_size)
+            per_block = max(1, (1 << 20) // len(one))
+            self.block = one * per_block
+            block_body = per_block * chunk_size
+        else:
+            self.content_type = b"text/event-stream"
+            self.last = chunk(b"event: done\ndata: [DONE]\n\n")
+            if body == "assistants":
+                events = [assistants_event(i) for i in range(6000)]  # ~1 MiB
+            else:
+                events = [b"data: 0123456789abcde\n\n"] * ((1 << 20) // 23)
+            data = b"".join(events)
+            if body == "assistants":
+                self.block = b"".join(chunk(e) for e in events)
+            else:
+                self.block = b"".join(
+                    chunk(data[i : i + chunk_size]) for i in range(0, len(data), chunk_size)
+                )
+            block_body = len(data)
+        self.blocks = max(1, total // block_body)
+        self.body_bytes = self.blocks * block_body
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -80,11 +123,12 @@ class FastServer:
                     return
                 data += more
             tls.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+                % self.content_type
             )
             for _ in range(self.blocks):
                 tls.sendall(self.block)
-            tls.sendall(b"0\r\n\r\n")
+            tls.sendall(self.last + b"0\r\n\r\n")
             tls.unwrap()
         except (OSError, ssl.SSLError):
             pass
@@ -203,8 +247,9 @@ def run_case(
     tmp: str,
     runs: int,
     env: dict[str, str],
+    body: str = "octet",
 ) -> None:
-    server = FastServer(chunk_size, total, ca)
+    server = FastServer(chunk_size, total, ca, body)
     port = server.port
     ctx = ssl.create_default_context()
     ca.configure_trust(ctx)
@@ -243,7 +288,12 @@ def run_case(
         ),
         nothing,
     )
-    print(f"\n{total / (1 << 20):.0f} MiB in {chunk_size} B chunks ({wire} bytes on the wire)")
+    what = {
+        "octet": f"{chunk_size} B chunks, application/octet-stream",
+        "assistants": "SSE: ~172 B Assistants thread.message.delta events, one per chunk",
+        "tiny": f"SSE: 23-byte data: events in {chunk_size} B chunks",
+    }[body]
+    print(f"\n{server.body_bytes / (1 << 20):.0f} MiB body, {what} ({wire} bytes on the wire)")
     print("  in one process:")
     print(f"    (a) bare trio SSLStream loop      {mbps(t_a)}")
     print(f"    (b) chunkscope capture -o FILE    {mbps(t_b)}   {t_a / t_b:5.2f}x of (a)")
@@ -270,6 +320,18 @@ def main() -> None:
         default=0,
         help="also capture a stream this large in 16 KiB chunks, whole process",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["assistants", "tiny", "octet-16k", "octet-64"],
+        help="run this case (repeatable; default all, SSE bodies first)",
+    )
+    parser.add_argument(
+        "--rss-body",
+        default="tiny",
+        choices=["tiny", "assistants", "octet"],
+        help="the body of the --rss-gib stream (default: tiny SSE events in 16 KiB chunks)",
+    )
     args = parser.parse_args()
     scale = 8 if args.quick else 1
     ca = trustme.CA()
@@ -277,10 +339,17 @@ def main() -> None:
         ca_pem = os.path.join(tmp, "ca.pem")
         ca.cert_pem.write_to_path(ca_pem)
         env = process_env(os.path.join(tmp, "bytecode"))
-        run_case(16384, (256 << 20) // scale, ca, ca_pem, tmp, args.runs, env)
-        run_case(64, (16 << 20) // scale, ca, ca_pem, tmp, args.runs, env)
+        cases = {
+            "assistants": (172, 50 << 20, "assistants"),
+            "tiny": (16384, 64 << 20, "tiny"),
+            "octet-16k": (16384, 256 << 20, "octet"),
+            "octet-64": (64, 16 << 20, "octet"),
+        }
+        for name in args.only or list(cases):
+            chunk_size, total, body = cases[name]
+            run_case(chunk_size, total // scale, ca, ca_pem, tmp, args.runs, env, body)
         if args.rss_gib:
-            server = FastServer(16384, int(args.rss_gib * (1 << 30)), ca)
+            server = FastServer(16384, int(args.rss_gib * (1 << 30)), ca, args.rss_body)
             out = os.path.join(tmp, "big.capture")
             seconds, rss = process(capture_argv(server.port, ca_pem, out), env)
             size = server.body_bytes / (1 << 30)
