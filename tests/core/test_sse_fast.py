@@ -336,3 +336,41 @@ def test_many_tiny_events() -> None:
 @pytest.mark.slow
 def test_ten_million_tiny_events() -> None:
     many_tiny_events(10_000_000)
+
+
+# -- through the analyzer: chunked framing hands whole reads of chunks over -------------------
+
+
+def test_analyzer_sse_report_matches_the_line_decoder() -> None:
+    from chunkscope.core.analyzer import Analyzer
+
+    rng = random.Random(3)
+    events = []
+    for i in range(4000):
+        if rng.random() < 0.01:
+            events.append(rng.choice(ODD))
+        events.append(b"event: thread.message.delta\ndata: %s\n\n" % delta(i))
+    body = b"".join(events) + b"data: cut at the end"
+    chunks, line = [], SseDecoder(fast=False)
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    offset = len(head)
+    pos = 0
+    while pos < len(body):
+        size = rng.choice([1, 7, 172, 1000, 5000])
+        piece = body[pos : pos + size]
+        framed = b"%x\r\n" % len(piece)
+        line.feed(piece, offset + len(framed), 0.0)
+        chunks.append(framed + piece + b"\r\n")
+        offset += len(framed) + len(piece) + 2
+        pos += size
+    wire = head + b"".join(chunks)
+    want = line.summary().to_dict()
+    for read in (1 << 20, 65536, 999, 7):
+        analyzer = Analyzer()
+        for i in range(0, len(wire), read):
+            analyzer.feed(wire[i : i + read], 0.0)
+        report = analyzer.close("fin", 1.0)
+        assert report.sse is not None
+        assert report.sse.to_dict() == want, read
