@@ -19,8 +19,10 @@ Workloads (the realistic ones first):
   tiny             16 MiB of 23-byte ``data:`` events in 16 KiB chunks
   spanning         the Assistants events in 1000 B chunks (most events span two chunks)
 
-Every figure is the median of --runs runs after one warm-up; ratios are
-taken in the same run. Absolute times are noise on shared machines.
+Every figure is the median of --runs runs after one warm-up, the clients
+interleaved; ratios are medians of per-run ratios, of wall time and of CPU
+time (user + system, from wait4: far less disturbed by other processes on a
+loaded machine). Absolute times are noise on shared machines.
 
     python bench/sse.py               # all workloads
     python bench/sse.py --quick       # 1/8 of the sizes
@@ -133,6 +135,7 @@ def chunkscope_argv() -> list[str]:
 
 
 PEAK_RSS: dict[str, float] = {}  # MiB: the largest seen, chunkscope's and the others'
+CPU: list[float] = []  # user + system seconds of each process timed, in order
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
@@ -145,6 +148,7 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         assert proc.returncode == 0, (argv[:4], proc.returncode, err.read()[-500:])
+    CPU.append(usage.ru_utime + usage.ru_stime)
     key = "chunkscope" if "analyze" in argv else "others"
     PEAK_RSS[key] = max(PEAK_RSS.get(key, 0.0), usage.ru_maxrss / 1024)
     return elapsed
@@ -170,31 +174,35 @@ def run_workload(name: str, scale: int, runs: int, tmp: str, env: dict[str, str]
         "httpx-sse": lambda: timed([sys.executable, "-c", HTTPX_SSE_SCRIPT, paths["body"]], env),
     }
     times: dict[str, list[float]] = {k: [] for k in clients}
+    cpu: dict[str, list[float]] = {k: [] for k in clients}
     for i in range(runs + 1):  # interleaved, so that load changes hit every client alike
         for key, fn in clients.items():
             elapsed = fn()
             if i:
                 times[key].append(elapsed)
+                cpu[key].append(CPU[-1])
     med = {k: statistics.median(v) for k, v in times.items()}
-    ratios = {
-        "framing": statistics.median(
-            f / s for f, s in zip(times["framing"], times["sse"], strict=True)
-        ),
-        "openai": statistics.median(
-            o / s for o, s in zip(times["openai"], times["sse"], strict=True)
-        ),
-        "httpx-sse": statistics.median(
-            h / s for h, s in zip(times["httpx-sse"], times["sse"], strict=True)
-        ),
-    }
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+
+    def ratio(seconds: dict[str, list[float]], other: str) -> float:
+        pairs = zip(seconds[other], seconds["sse"], strict=True)
+        return statistics.median(o / s for o, s in pairs)
+
+    ratios = {k: (ratio(times, k), ratio(cpu, k)) for k in ("framing", "openai", "httpx-sse")}
+
     events = body.count(b"\n\n") if b"\r" not in body else body.count(b"\r\n\r\n")
     mb = len(framed) / 1e6
     print(f"\n{name}: {events} events, {len(pieces)} chunks, {mb:.1f} MB (median of {runs})")
+    print(f"  {'':<11} {'wall s':>7} {'MB/s':>7} {'cpu s':>7}")
     for key in clients:
-        print(f"  {key:<11} {med[key]:6.3f} s  {mb / med[key]:7.1f} MB/s")
-    print(f"  sse at {ratios['framing']:.2f}x of framing-only time (target >= 0.7x, tiny 0.5x)")
-    print(f"  sse is {ratios['openai']:.1f}x h11+openai SSEDecoder (target >= 10x)")
-    print(f"  sse is {ratios['httpx-sse']:.1f}x httpx-sse's decoder (target >= 2x)")
+        print(f"  {key:<11} {med[key]:7.3f} {mb / med[key]:7.1f} {med_cpu[key]:7.3f}")
+    print("  ratios (median of per-run ratios), wall / cpu:")
+    fw, fc = ratios["framing"]
+    print(f"    sse at {fw:.2f}x / {fc:.2f}x of the framing-only time (target >= 0.7x, tiny 0.5x)")
+    ow, oc = ratios["openai"]
+    print(f"    sse is {ow:.1f}x / {oc:.1f}x h11 + openai SSEDecoder (target >= 10x)")
+    hw, hc = ratios["httpx-sse"]
+    print(f"    sse is {hw:.1f}x / {hc:.1f}x httpx-sse's decoder (target >= 2x)")
     print(f"  peak RSS of chunkscope analyze {PEAK_RSS['chunkscope']:.0f} MiB")
     PEAK_RSS.clear()
     for path in os.listdir(tmp):
