@@ -1,4 +1,8 @@
-"""Throughput of chunkscope's analyzer against h11 on the same bytes, in one run.
+"""Throughput of chunkscope's chunked framing against h11 on the same bytes, in one run.
+
+Framing only: the body is labelled application/octet-stream, so the SSE
+decoder does not run. The SSE path (what chunkscope mostly sees) is measured
+by bench/sse.py, and live capture of SSE bodies by bench/capture.py.
 
 Both parsers get the same response split into the same reads (64 KiB by
 default, like a socket receive loop). h11 drains every event (as httpx does);
