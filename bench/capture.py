@@ -31,11 +31,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import socket
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +46,7 @@ import trustme
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from bare_trio import bare_trio
+from peak_rss import run_measured
 
 from chunkscope.net.client import CaptureOptions, run_capture
 
@@ -199,16 +198,10 @@ def process_env(bytecode_dir: str) -> dict[str, str]:
 
 
 def process(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB) of one whole process; it must exit 0."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, check=False
-    )
-    elapsed = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    assert proc.returncode == 0, (argv[:4], proc.returncode, proc.stderr[-500:])
-    return elapsed, max(rss, before) / 1024
+    """Seconds and peak RSS (MiB, the process's own: see bench/peak_rss.py); it must exit 0."""
+    run = run_measured(argv, env)
+    assert run.returncode == 0, (argv[:4], run.returncode, run.stderr[-500:])
+    return run.seconds, run.peak_mib
 
 
 def capture_argv(port: int, ca_pem: str, out: str) -> list[str]:

@@ -34,11 +34,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from peak_rss import run_measured
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
 
@@ -139,19 +141,13 @@ CPU: list[float] = []  # user + system seconds of each process timed, in order
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
-    """Seconds of one whole process (it must exit 0); its peak RSS goes to PEAK_RSS."""
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        assert proc.returncode == 0, (argv[:4], proc.returncode, err.read()[-500:])
-    CPU.append(usage.ru_utime + usage.ru_stime)
+    """Seconds of one whole process (it must exit 0); its CPU time and peak RSS are kept."""
+    run = run_measured(argv, env)
+    assert run.returncode == 0, (argv[:4], run.returncode, run.stderr[-500:])
+    CPU.append(run.cpu)
     key = "chunkscope" if "analyze" in argv else "others"
-    PEAK_RSS[key] = max(PEAK_RSS.get(key, 0.0), usage.ru_maxrss / 1024)
-    return elapsed
+    PEAK_RSS[key] = max(PEAK_RSS.get(key, 0.0), run.peak_mib)
+    return run.seconds
 
 
 def run_workload(name: str, scale: int, runs: int, tmp: str, env: dict[str, str]) -> None:
