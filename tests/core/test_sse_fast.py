@@ -374,3 +374,20 @@ def test_analyzer_sse_report_matches_the_line_decoder() -> None:
         report = analyzer.close("fin", 1.0)
         assert report.sse is not None
         assert report.sse.to_dict() == want, read
+
+
+def test_retry_digits_do_not_break_any_report(tmp_path: Any, capsys: Any) -> None:
+    # int() of more than 4300 digits raised, and every command exited 4
+    from chunkscope.cli.main import main
+
+    retry = b"retry: " + b"9" * 10_000 + b"\n"
+    body = retry + b"event: done\ndata: [DONE]\n\n"
+    raw = tmp_path / "retry.raw"
+    raw.write_bytes(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    )
+    assert main(["analyze", "--raw", str(raw)]) == 0
+    assert "(10000 digits) ms" in capsys.readouterr().out
+    assert main(["analyze", "--raw", str(raw), "--json"]) == 0
+    assert "(10000 digits) ms" in capsys.readouterr().out
