@@ -450,7 +450,10 @@ class Analyzer:
                 max_trailers=self.max_trailers,
                 max_chunks_kept=self.max_chunks_kept,
                 sink=sink,
-                sink_many=None if self.sse is None else self.sse.feed_many,
+                # a coded body goes piece by piece through its decoder first
+                sink_many=None
+                if self.sse is None or self.decoder is not None
+                else self.sse.feed_many,
             )
         self._content_length = length
         self._phase = _Phase.BODY

@@ -284,9 +284,38 @@ def test_the_sse_decoder_hands_watched_events_over_with_their_whole_data() -> No
     )
     for i in range(0, len(stream), 7):
         decoder.feed(stream[i : i + 7], 100 + i, 0.0)
+    decoder.summary()  # the fast path decodes what it holds by then: every watched event is out
     offset = 100 + len(sse_event("delta", "1"))
     assert seen == [
         ("response.failed", offset, long.encode()),  # whole data, beyond the 200-char preview
         ("message", offset + len(sse_event("response.failed", long)), b'{"error": {}}'),
         ("message", len(stream) + 100 - len(sse_event(None, "[DONE]")), b"[DONE]"),
     ]
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_the_fast_path_hands_over_the_same_watched_events_as_the_line_decoder(crlf: bool) -> None:
+    """A watched event inside a run of same-shape events is not counted past by the fast path."""
+    from chunkscope.core.sse import SseDecoder
+
+    plain = [b'data: {"choices":[{"delta":{"content":"%d"}}]}\n\n' % i for i in range(3000)]
+    plain[1500] = b'data: {"error": {"message": "overloaded"}}\n\n'
+    plain[2500] = b"event: response.failed\ndata: {}\n\n"
+    stream = b"".join(plain) + b"data: [DONE]\n\n"
+    if crlf:
+        stream = stream.replace(b"\n", b"\r\n")
+    seen: dict[bool, list[tuple[str, int, bytes]]] = {}
+    for fast in (True, False):
+        got: list[tuple[str, int, bytes]] = []
+        decoder = SseDecoder(
+            fast=fast,
+            watch_names=["response.failed"],
+            watch_data=(b'{"error"',),
+            on_watched=lambda event, data, got=got: got.append((event.name, event.offset, data)),
+        )
+        for i in range(0, len(stream), 65536):
+            decoder.feed(stream[i : i + 65536], i, 0.0)
+        decoder.summary()
+        seen[fast] = got
+    assert seen[True] == seen[False]
+    assert [name for name, _, _ in seen[True]] == ["message", "response.failed", "message"]
