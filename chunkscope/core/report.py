@@ -341,6 +341,20 @@ class Report:
         """For SSE streams: did every application event arrive (None if not SSE)."""
         return None if self.sse is None else self.sse.complete
 
+    @property
+    def hints(self) -> list[Any]:
+        """Attribution hints (:class:`chunkscope.core.hints.Hint`): why the stream likely ended."""
+        from .hints import hints_for  # hints reads reports: imported late, no cycle
+
+        return list(hints_for(self))
+
+    @property
+    def identifiers(self) -> dict[str, Any]:
+        """Request ids from the response head and the UTC start and end (see core/hints.py)."""
+        from .hints import identifiers_for
+
+        return identifiers_for(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict.value,
@@ -363,6 +377,8 @@ class Report:
             "request": self.request,
             "context": self.context,
             "content_coding": self.content_coding,
+            "hints": [h.to_dict() for h in self.hints],
+            "identifiers": self.identifiers,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
