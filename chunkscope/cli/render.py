@@ -15,17 +15,17 @@ from ..core.report import CloseKind, Framing, Problem, ProblemState, Report, Ver
 __all__ = ["describe_close", "escape_bytes", "hexdump", "render_text"]
 
 _CLOSE_MEANING = {
-    CloseKind.FIN: "the peer closed the TCP connection (FIN)",
+    CloseKind.FIN: "the nearest hop closed the TCP connection (FIN)",
     CloseKind.RESET: (
         "the connection was reset (RST) by the peer or a middlebox; bytes still in flight "
         "may have been dropped by the kernel"
     ),
-    CloseKind.TLS_CLOSE_NOTIFY: "the peer ended TLS cleanly (close_notify), then closed",
+    CloseKind.TLS_CLOSE_NOTIFY: "the nearest hop ended TLS with a close_notify, then closed",
     CloseKind.TLS_NO_CLOSE_NOTIFY: (
-        "the peer closed TCP without a TLS close_notify: an abrupt close, typical of a proxy, "
-        "load balancer or server process giving up on the connection"
+        "the nearest hop closed TCP without a TLS close_notify: an abrupt close at the TCP level "
+        "(a TCP-level hop, or a process that exited)"
     ),
-    CloseKind.TIMEOUT: "chunkscope stopped waiting: no byte arrived within the time limit",
+    CloseKind.TIMEOUT: "chunkscope's own time limit ended the capture; the peer had not closed",
     CloseKind.INTERRUPTED: "the capture was interrupted (Ctrl-C or SIGTERM, or the tap's client left) before the connection ended",
     CloseKind.UNKNOWN: "how the connection ended was not recorded",
 }
@@ -316,66 +316,49 @@ def _outcome(report: Report) -> list[str]:
 
 
 def _meaning(report: Report) -> list[str]:
-    v = report.verdict
-    p = report.problem
-    s = report.sse
-    out: list[str] = []
-    if v is Verdict.COMPLETE:
-        out.append("The response is complete: nothing is missing at the HTTP level.")
-        if report.extra_bytes:
-            out.append(
-                f"{report.extra_bytes} bytes followed the end of the response and are not part of it."
-            )
-        if s is not None and not s.terminal_seen:
-            out.append(
-                "But the event stream carried no terminal event: the application may have ended it early."
-            )
-    elif v is Verdict.NO_RESPONSE:
-        out.append(
-            "The server accepted the connection but sent nothing before it ended: look at the server's "
-            "logs, a proxy in between, or a request the server refused without answering."
-        )
-    elif v is Verdict.TRUNCATED and p is not None:
-        if s is not None and s.complete:
-            out.append(
-                "Every application event arrived, including the terminal one: only the HTTP framing was "
-                "cut. The peer closed the connection"
-                + (
-                    f" without sending the last-chunk {p.missing!r}"
-                    if p.state is ProblemState.CHUNK_BOUNDARY
-                    else " before the chunked body was terminated"
-                )
-                + ". Strict clients (httpx, h11, curl) raise an error although no data was lost;"
-                " a client may safely treat the stream as finished."
-            )
-        elif s is not None and s.partial_event is not None:
-            out.append(
-                "The stream was cut in the middle of an application event: data was lost. "
-                "Retry the request; the events before the partial one are intact."
-            )
-        elif s is not None:
-            out.append(
-                "The stream stopped between events but before the terminal event: the application "
-                "stream is incomplete (events were lost or never sent)."
-            )
-        else:
-            out.append("The body is incomplete: bytes the server announced never arrived.")
-        if report.close.kind is CloseKind.RESET:
-            out.append(
-                "The reset means the connection was aborted, not finished; bytes in flight may be lost."
-            )
-        elif report.close.kind is CloseKind.TIMEOUT:
-            out.append(
-                "The server went silent: chunkscope gave up waiting, the server did not close."
-            )
-    elif v is Verdict.MALFORMED and p is not None:
-        out.append(
-            "The server sent bytes that break HTTP/1.1 framing; a strict client must fail here."
-            + (f" Lenient clients differ: {p.tolerated_by}." if p.tolerated_by else "")
-        )
+    from ..core.meaning import explain
+
+    out = explain(report)
     if not out:
         return []
     return ["", "What it means", *(f"  {line}" for line in out)]
+
+
+def _why(report: Report) -> list[str]:
+    """Attribution hints (core/hints.py), one paragraph each, code first."""
+    hints = report.hints
+    if not hints:
+        return []
+    lines = ["", "Why it likely ended"]
+    for hint in hints:
+        lines.append(f"  {hint.code}: {hint.message}")
+    return lines
+
+
+def _path(report: Report) -> list[str]:
+    """Request ids and UTC times a vendor asks for, and the hops the headers name."""
+    ids = report.identifiers
+    rows: list[tuple[str, str]] = []
+    conn = report.connection or {}
+    if conn.get("connect_to"):
+        rows.append(("dialled", f"{conn['connect_to']} (--connect-to)"))
+    if conn.get("proxy"):
+        rows.append(("proxy", str(conn["proxy"])))
+    if conn.get("peer"):
+        rows.append(("nearest hop", str(conn["peer"])))
+    for hint in report.hints:
+        if hint.code == "hop-identified":
+            rows.append(("hops named", ", ".join(map(str, hint.evidence.get("hops", [])))))
+    for name, value in ids.get("request_ids", {}).items():
+        rows.append((name, str(value)))
+    if ids.get("start_utc"):
+        rows.append(("start (UTC)", str(ids["start_utc"])))
+    if ids.get("end_utc"):
+        rows.append(("end (UTC)", f"{ids['end_utc']} ({_secs(ids.get('duration'))} later)"))
+    if not rows:
+        return []
+    width = max(len(k) for k, _ in rows)
+    return ["", "Path and identifiers", *(f"  {k:<{width}}  {v}" for k, v in rows)]
 
 
 def _ms(seconds: Any) -> str:
@@ -551,8 +534,10 @@ def render_text(report: Report, *, chunks: int = 0) -> str:
         or (["", "Body content coding", *_coding(report)] if report.content_coding else [])
     )
     lines.extend(_meaning(report))
+    lines.extend(_why(report))
     lines.extend(_timing(report))
     lines.extend(_connection(report))
+    lines.extend(_path(report))
     if report.notes:
         lines.append("")
         lines.append("Notes")
