@@ -61,6 +61,7 @@ _COMMANDS = {
     "probe": "chunkscope.cli.probe",
     "export": "chunkscope.cli.export",
     "tap": "chunkscope.cli.tap",
+    "evidence": "chunkscope.cli.evidence",
 }
 
 

@@ -73,7 +73,7 @@ def _where(report: Report) -> str | None:
     if p is None or p.state in (ProblemState.STATUS_LINE, ProblemState.HEADERS):
         return None
     if report.framing is Framing.CHUNKED and p.state in _CHUNKED_STATES:
-        return p.state.value
+        return str(p.state.value)
     if report.framing is Framing.CONTENT_LENGTH:
         return "content-length"
     if report.framing is Framing.CLOSE_DELIMITED:
@@ -101,7 +101,8 @@ def _httpx(report: Report, module: str, sync: bool, ending: str, where: str, tls
     if where == "close-delimited":
         return _kept(report)
     if where == "content-length":
-        assert p is not None and p.remaining is not None
+        assert p is not None
+        assert p.remaining is not None
         return (
             f"{module}.RemoteProtocolError: peer closed connection without sending complete "
             f"message body (received {report.body_bytes} bytes, expected "
@@ -164,7 +165,9 @@ def _requests(report: Report, ending: str, where: str, tls: bool) -> str:
             "requests.exceptions.ChunkedEncodingError: ('Connection broken: "
             "IncompleteRead(0 bytes read, ... more expected)', ...)"
         )
-    return "requests.exceptions.ChunkedEncodingError: ('Connection broken: IncompleteRead(...)', ...)"
+    return (
+        "requests.exceptions.ChunkedEncodingError: ('Connection broken: IncompleteRead(...)', ...)"
+    )
 
 
 def _aiohttp(report: Report, ending: str, where: str) -> str:
@@ -180,7 +183,8 @@ def _aiohttp(report: Report, ending: str, where: str) -> str:
     if where == "close-delimited":
         return _kept(report)
     if where == "content-length":
-        assert p is not None and p.remaining is not None
+        assert p is not None
+        assert p.remaining is not None
         total = report.body_bytes + p.remaining
         return (
             "aiohttp.ClientPayloadError: Response payload is not completed: <ContentLengthError: "
@@ -206,7 +210,9 @@ def _curl(report: Report, ending: str, where: str) -> str:
     return "curl: (18) transfer closed with outstanding read data remaining"
 
 
-def _sdk_rows(report: Report, sync_httpx: str | None, sync_httpx2: str | None) -> list[tuple[str, str]]:
+def _sdk_rows(
+    report: Report, sync_httpx: str | None, sync_httpx2: str | None
+) -> list[tuple[str, str]]:
     """openai-python and anthropic-sdk-python: what their (sync) HTTP client says, wrapped or not."""
     rows: list[tuple[str, str]] = []
     sse = report.sse

@@ -143,7 +143,13 @@ def sse_outcome(report: Report) -> str | None:
     if sse is None:
         return None
     outcome = getattr(sse, "outcome", None)
-    if isinstance(outcome, str) and outcome in ("completed", "failed", "incomplete", "cut", "unknown"):
+    if isinstance(outcome, str) and outcome in (
+        "completed",
+        "failed",
+        "incomplete",
+        "cut",
+        "unknown",
+    ):
         return outcome
     if getattr(sse, "complete", False):
         return "completed"
@@ -409,11 +415,7 @@ def _parse_utc(text: Any) -> datetime | None:
 
 
 def _utc(moment: datetime) -> str:
-    return (
-        moment.astimezone(timezone.utc)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def identifiers_for(report: Report) -> dict[str, Any]:

@@ -152,7 +152,9 @@ def _application(report: Report, outcome: str | None) -> str | None:
             "No terminal event arrived: the application stream is incomplete (events were lost "
             "or never sent)."
         )
-    return "Whether the application stream finished cannot be told: no terminal event is known for it."
+    return (
+        "Whether the application stream finished cannot be told: no terminal event is known for it."
+    )
 
 
 def _consequence(report: Report, outcome: str | None) -> str | None:

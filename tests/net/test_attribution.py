@@ -18,7 +18,11 @@ import chunkscope
 from chunkscope.net.server import Script
 from chunkscope.testing import Response, serving, sse_event
 
-EVENTS = [sse_event("delta", '{"text": "hel"}'), sse_event("delta", '{"text": "lo"}'), sse_event("done", "[DONE]")]
+EVENTS = [
+    sse_event("delta", '{"text": "hel"}'),
+    sse_event("delta", '{"text": "lo"}'),
+    sse_event("done", "[DONE]"),
+]
 PAUSE = 3.5  # seconds the upstream goes silent: longer than the proxies' 2 s timeout
 
 
@@ -70,10 +74,13 @@ async def test_proxy_idle_timeout_is_named_with_its_figure(kind: str, tmp_path: 
     assert "--connect-to" in str(hints["last-hop-only"]["command"])
     assert "closed-after-last-byte" not in hints
     text = chunkscope.render_text(report)
-    assert "Why it likely ended" in text and "idle-timeout" in text and "2 s" in text
+    assert "Why it likely ended" in text
+    assert "idle-timeout" in text
+    assert "2 s" in text
     # the same request with the proxy bypassed: complete, and the report says where it dialled
     assert bypassed.verdict.value == "complete", bypassed.problem
-    assert bypassed.sse is not None and bypassed.sse.complete
+    assert bypassed.sse is not None
+    assert bypassed.sse.complete
     bypassed_text = chunkscope.render_text(bypassed)
     assert f"dialled      {upstream_address} (--connect-to)" in bypassed_text
     assert "COMPLETE" in bypassed_text.splitlines()[0]

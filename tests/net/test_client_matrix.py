@@ -61,7 +61,9 @@ def matches(expected: str, outcome: Outcome) -> bool:
         return any(matches(alternative, outcome) for alternative in expected.split("; or, "))
     hang = re.search(r"hands over the (\d+) body bytes before it and hangs", expected)
     if hang:
-        return outcome.text.startswith("builtins.TimeoutError") and outcome.body == int(hang.group(1))
+        return outcome.text.startswith("builtins.TimeoutError") and outcome.body == int(
+            hang.group(1)
+        )
     if expected.startswith("no error"):
         kept = re.search(r"keeps (?:the|a short body of) (\d+)", expected)
         return outcome.text == "ok" and (kept is None or int(kept.group(1)) == outcome.body)
@@ -126,7 +128,9 @@ async def _cell(stop: str, tls: bool, close: str, failures: list[str], checked: 
             failures.append(f"{where}: {row}: table says {expected!r}, client did {observed[name]}")
 
 
-@pytest.mark.parametrize(("stop", "tls"), CELLS, ids=[f"{s}-{'tls' if t else 'tcp'}" for s, t in CELLS])
+@pytest.mark.parametrize(
+    ("stop", "tls"), CELLS, ids=[f"{s}-{'tls' if t else 'tcp'}" for s, t in CELLS]
+)
 async def test_table_matches_real_clients(stop: str, tls: bool) -> None:
     failures: list[str] = []
     checked: list[str] = []
@@ -152,11 +156,17 @@ def _sdk_cell(sdk: str, stop: str, tls: bool, close: str) -> list[str]:
         rows = dict(client_messages(report))
         where = f"{sdk} {stop} {'TLS' if tls else 'TCP'} {close}"
         if report.verdict.value == "complete":
-            return [] if outcome.text == "ok" else [f"{where}: raised on a complete stream: {outcome}"]
+            return (
+                [] if outcome.text == "ok" else [f"{where}: raised on a complete stream: {outcome}"]
+            )
         expected = rows.get(SDK_ROWS[sdk])
         if expected is None:
             return [f"{where}: no row for {SDK_ROWS[sdk]} in {rows}"]
-        return [] if matches(expected, outcome) else [f"{where}: table says {expected!r}, SDK did {outcome}"]
+        return (
+            []
+            if matches(expected, outcome)
+            else [f"{where}: table says {expected!r}, SDK did {outcome}"]
+        )
 
     return trio.run(main)
 
@@ -175,7 +185,9 @@ SDK_STOPS = ("complete", "after-terminal", "between-events", "chunk-data", "chun
 def test_sdk_rows_over_the_whole_grid(sdk: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    cells = [(stop, tls, close) for stop in SDK_STOPS for tls in (False, True) for close in closes(tls)]
+    cells = [
+        (stop, tls, close) for stop in SDK_STOPS for tls in (False, True) for close in closes(tls)
+    ]
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda cell: _sdk_cell(sdk, *cell), cells))
     failures = [f for result in results for f in result]

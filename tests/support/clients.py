@@ -53,7 +53,9 @@ def _httpx_sync(module_name: str) -> Callable[[str, str | None, float], Outcome]
         body = 0
         try:
             with (
-                module.Client(verify=_context(ca_pem) or True, timeout=module.Timeout(10, read=timeout)) as client,
+                module.Client(
+                    verify=_context(ca_pem) or True, timeout=module.Timeout(10, read=timeout)
+                ) as client,
                 client.stream("GET", url) as response,
             ):
                 for data in response.iter_bytes():
@@ -94,7 +96,9 @@ def run_requests(url: str, ca_pem: str | None, timeout: float) -> Outcome:
     requests = pytest.importorskip("requests")
     body = 0
     try:
-        with requests.get(url, timeout=(10, timeout), stream=True, verify=ca_pem or True) as response:
+        with requests.get(
+            url, timeout=(10, timeout), stream=True, verify=ca_pem or True
+        ) as response:
             for data in response.iter_content(65536):
                 body += len(data)
     except Exception as exc:
@@ -129,7 +133,17 @@ def run_curl(url: str, ca_pem: str | None, timeout: float) -> Outcome:
         pytest.skip("curl is not installed")
     # curl has no read timeout of its own: -m (--max-time) is what users set on a stream
     # (at least 3 s, so that a TLS handshake on a loaded machine is not what times out)
-    command = ["curl", "-sS", "-o", "-", "--connect-timeout", "10", "-m", str(max(3, round(timeout))), url]
+    command = [
+        "curl",
+        "-sS",
+        "-o",
+        "-",
+        "--connect-timeout",
+        "10",
+        "-m",
+        str(max(3, round(timeout))),
+        url,
+    ]
     if ca_pem:
         command[1:1] = ["--cacert", ca_pem]
     proc = subprocess.run(command, capture_output=True, timeout=60, check=False)
@@ -206,4 +220,3 @@ def run_sdk_client(name: str, url: str, ca_pem: str | None, timeout: float) -> O
     if "text" not in result:
         raise AssertionError(f"{name} printed no result: {run.stderr[-2000:]} {result}")
     return Outcome(str(result["text"]), int(result.get("events", 0)), result.get("cause"))
-
