@@ -161,6 +161,11 @@ def _consequence(report: Report, outcome: str | None) -> str | None:
     v = report.verdict
     if v is not Verdict.TRUNCATED:
         return None
+    if outcome == "completed" and report.framing is Framing.CLOSE_DELIMITED:
+        return (
+            "Every event arrived before the connection ended, so no application data was lost; "
+            "most clients accept a close-delimited body at any close (see How clients report this)."
+        )
     if outcome == "completed":
         return (
             "Only the HTTP framing's end is missing: no application data was lost, and a client "
