@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from .report import CloseKind, Verdict
+from .report import CloseKind, Framing, Verdict
 
 if TYPE_CHECKING:
     from .report import Report
@@ -189,6 +189,8 @@ def _idle_timeout(report: Report) -> Hint | None:
     c = report.close
     if c.kind not in _PEER_CLOSES or c.idle is None or c.idle < MIN_IDLE_FOR_TIMEOUT:
         return None
+    if report.verdict is Verdict.COMPLETE and report.framing is not Framing.CLOSE_DELIMITED:
+        return None  # a server closing an idle kept-alive connection after a whole response
     found = _figure(c.idle)
     if found is None:
         return None
