@@ -113,7 +113,7 @@ def run_aiohttp(url: str, ca_pem: str | None, timeout: float) -> Outcome:
     async def fetch() -> None:
         nonlocal body
         # total bounds the whole exchange: a client must never hang a test
-        limits = aiohttp.ClientTimeout(sock_read=timeout, total=5)
+        limits = aiohttp.ClientTimeout(sock_read=timeout, total=min(timeout, 5) + 5)
         async with (
             aiohttp.ClientSession(timeout=limits) as session,
             session.get(url, ssl=_context(ca_pem) or True) as response,
