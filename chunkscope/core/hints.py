@@ -136,26 +136,13 @@ def _headers(report: Report) -> list[tuple[str, str]]:
 def sse_outcome(report: Report) -> str | None:
     """The application outcome: completed, failed, incomplete, cut or unknown (None: not SSE).
 
-    Uses ``report.sse.outcome`` where the analyzer sets it (provider profiles); otherwise
-    derives it from what every SSE summary has: the terminal event and a partial event.
+    The analyzer's provider profile (core/profiles.py) sets ``report.sse.outcome``; a summary
+    made without one (a bare :class:`~chunkscope.core.sse.SseDecoder`) counts as ``unknown``.
     """
     sse = report.sse
     if sse is None:
         return None
-    outcome = getattr(sse, "outcome", None)
-    if isinstance(outcome, str) and outcome in (
-        "completed",
-        "failed",
-        "incomplete",
-        "cut",
-        "unknown",
-    ):
-        return outcome
-    if getattr(sse, "complete", False):
-        return "completed"
-    if sse.partial_event is not None:
-        return "cut"
-    return "incomplete"
+    return sse.outcome or "unknown"
 
 
 def _figure(idle: float) -> tuple[int, float] | None:

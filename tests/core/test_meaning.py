@@ -108,7 +108,8 @@ def test_every_analyzer_combination_explains_itself_consistently(
 
 def test_the_analyzer_produces_every_derived_outcome() -> None:
     seen = {(r.verdict.value, r.close.kind.value, sse_outcome(r)) for _, r in ALL}
-    assert {o for _, _, o in seen} >= {"completed", "incomplete", "cut", None}
+    # failed and incomplete need a provider's own terminal events: the test below covers them
+    assert {o for _, _, o in seen} >= {"completed", "cut", "unknown", None}
     assert len(seen) >= 60
 
 

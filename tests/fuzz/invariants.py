@@ -45,7 +45,8 @@ def findings(report: Report) -> dict[str, object]:
     """The report without what describes the reads themselves.
 
     ``timing`` counts reads, and ``problem.idle`` is the time since the read before the
-    offending one (None when there was none): both depend on the split by definition.
+    offending one (None when there was none): both depend on the split by definition, and
+    so do the ``hints`` read from those times.
     ``context`` (the bytes shown around a problem) is cut to what the analyzer still held
     when it found the problem, which depends on the reads too (a known limitation: the
     fuzzer found it; the offsets and findings themselves do not move).
@@ -53,6 +54,7 @@ def findings(report: Report) -> dict[str, object]:
     data = report.to_dict()
     data.pop("timing")
     data.pop("context")
+    data.pop("hints")  # read from the times of the reads (idle before the close, gaps)
     if data["problem"] is not None:
         data["problem"] = {k: v for k, v in data["problem"].items() if k != "idle"}
     return data

@@ -106,7 +106,7 @@ def test_gzip_stream_cut_before_the_last_chunk_lost_no_event(tmp_path: Path) -> 
         "  TRANSPORT: truncated (missing b'0\\r\\n\\r\\n') · APPLICATION: completed "
         "(openai-chat, data [DONE])"
     )
-    assert "only the HTTP framing was cut" in text
+    assert "Only the HTTP framing's end is missing: no application data was lost" in text
 
 
 def test_http_1_0_upstream_dying_mid_stream_is_complete_transport_cut_application(
