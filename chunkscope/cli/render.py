@@ -10,41 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..core.report import CloseKind, Framing, Problem, ProblemState, Report, Verdict
+from ..core.meaning import describe_close, describe_state
+from ..core.report import CloseKind, Framing, Problem, Report, Verdict
 
 __all__ = ["describe_close", "escape_bytes", "hexdump", "render_text"]
-
-_CLOSE_MEANING = {
-    CloseKind.FIN: "the nearest hop closed the TCP connection (FIN)",
-    CloseKind.RESET: (
-        "the connection was reset (RST) by the peer or a middlebox; bytes still in flight "
-        "may have been dropped by the kernel"
-    ),
-    CloseKind.TLS_CLOSE_NOTIFY: "the nearest hop ended TLS with a close_notify, then closed",
-    CloseKind.TLS_NO_CLOSE_NOTIFY: (
-        "the nearest hop closed TCP without a TLS close_notify: an abrupt close at the TCP level "
-        "(a TCP-level hop, or a process that exited)"
-    ),
-    CloseKind.TIMEOUT: "chunkscope's own time limit ended the capture; the peer had not closed",
-    CloseKind.INTERRUPTED: "the capture was interrupted (Ctrl-C or SIGTERM, or the tap's client left) before the connection ended",
-    CloseKind.UNKNOWN: "how the connection ended was not recorded",
-}
-
-_STATE_MEANING = {
-    ProblemState.STATUS_LINE: "inside the status line",
-    ProblemState.HEADERS: "inside the response head",
-    ProblemState.CHUNK_SIZE: "inside a chunk-size line",
-    ProblemState.CHUNK_BOUNDARY: "at a chunk boundary, where a chunk-size line or the last-chunk should start",
-    ProblemState.CHUNK_DATA: "inside chunk data",
-    ProblemState.CHUNK_DATA_END: "between chunk data and its CRLF",
-    ProblemState.TRAILERS: "after the last-chunk, before the final CRLF",
-    ProblemState.BODY: "inside the body",
-}
-
-
-def describe_close(kind: CloseKind) -> str:
-    """One phrase saying what a close kind means."""
-    return _CLOSE_MEANING[kind]
 
 
 def escape_bytes(data: bytes) -> str:
@@ -90,7 +59,7 @@ def _headline(report: Report) -> str:
     if v is Verdict.NO_RESPONSE:
         return "NO RESPONSE: the connection ended before any response byte arrived"
     assert p is not None
-    where = _STATE_MEANING[p.state]
+    where = describe_state(p.state)
     if v is Verdict.TRUNCATED:
         return f"TRUNCATED: the stream ended {where}"
     return f"MALFORMED: {p.message.split(' at byte ')[0].split(': ', 1)[-1]}"

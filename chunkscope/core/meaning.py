@@ -18,7 +18,45 @@ from __future__ import annotations
 from .hints import sse_outcome
 from .report import CloseKind, Framing, ProblemState, Report, Verdict
 
-__all__ = ["OUTCOMES", "explain"]
+__all__ = ["OUTCOMES", "describe_close", "describe_state", "explain"]
+
+_CLOSE_MEANING = {
+    CloseKind.FIN: "the nearest hop closed the TCP connection (FIN)",
+    CloseKind.RESET: (
+        "the connection was reset (RST) by the peer or a middlebox; bytes still in flight "
+        "may have been dropped by the kernel"
+    ),
+    CloseKind.TLS_CLOSE_NOTIFY: "the nearest hop ended TLS with a close_notify, then closed",
+    CloseKind.TLS_NO_CLOSE_NOTIFY: (
+        "the nearest hop closed TCP without a TLS close_notify: an abrupt close at the TCP level "
+        "(a TCP-level hop, or a process that exited)"
+    ),
+    CloseKind.TIMEOUT: "chunkscope's own time limit ended the capture; the peer had not closed",
+    CloseKind.INTERRUPTED: "the capture was interrupted (Ctrl-C or SIGTERM, or the tap's client left) before the connection ended",
+    CloseKind.UNKNOWN: "how the connection ended was not recorded",
+}
+
+_STATE_MEANING = {
+    ProblemState.STATUS_LINE: "inside the status line",
+    ProblemState.HEADERS: "inside the response head",
+    ProblemState.CHUNK_SIZE: "inside a chunk-size line",
+    ProblemState.CHUNK_BOUNDARY: "at a chunk boundary, where a chunk-size line or the last-chunk should start",
+    ProblemState.CHUNK_DATA: "inside chunk data",
+    ProblemState.CHUNK_DATA_END: "between chunk data and its CRLF",
+    ProblemState.TRAILERS: "after the last-chunk, before the final CRLF",
+    ProblemState.BODY: "inside the body",
+}
+
+
+def describe_close(kind: CloseKind) -> str:
+    """One phrase saying what a close kind means (the text and HTML reports share it)."""
+    return _CLOSE_MEANING[kind]
+
+
+def describe_state(state: ProblemState) -> str:
+    """Where in the response a problem state is, as a phrase: ``"inside chunk data"``."""
+    return _STATE_MEANING[state]
+
 
 OUTCOMES = ("completed", "failed", "incomplete", "cut", "unknown")
 

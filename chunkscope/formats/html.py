@@ -28,7 +28,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .._version import __version__
-from ..core.report import ChunkHeader, CloseKind, Framing, ProblemState, Report, Verdict
+from ..core.meaning import describe_close, describe_state
+from ..core.report import ChunkHeader, CloseKind, Framing, Report, Verdict
 from .timeline import EventMark, Timeline, collect_timeline
 
 __all__ = ["render_html", "write_html_report"]
@@ -43,27 +44,6 @@ _COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#
 _OTHER_COLOUR = "#777777"
 _SHAPES = ("circle", "square", "triangle", "diamond", "down", "plus", "cross", "hexagon")
 _OTHER_SHAPE = "bar"
-
-_STATE_MEANING = {
-    ProblemState.STATUS_LINE: "inside the status line",
-    ProblemState.HEADERS: "inside the response head",
-    ProblemState.CHUNK_SIZE: "inside a chunk-size line",
-    ProblemState.CHUNK_BOUNDARY: "at a chunk boundary, where a chunk-size line or the last-chunk should start",
-    ProblemState.CHUNK_DATA: "inside chunk data",
-    ProblemState.CHUNK_DATA_END: "between chunk data and its CRLF",
-    ProblemState.TRAILERS: "after the last-chunk, before the final CRLF",
-    ProblemState.BODY: "inside the body",
-}
-
-_CLOSE_MEANING = {
-    CloseKind.FIN: "the peer closed the TCP connection (FIN)",
-    CloseKind.RESET: "the connection was reset (RST); bytes in flight may have been dropped",
-    CloseKind.TLS_CLOSE_NOTIFY: "the peer ended TLS cleanly (close_notify), then closed",
-    CloseKind.TLS_NO_CLOSE_NOTIFY: "the peer closed TCP without a TLS close_notify (an abrupt close)",
-    CloseKind.TIMEOUT: "chunkscope stopped waiting: no byte arrived within the time limit",
-    CloseKind.INTERRUPTED: "the capture was interrupted before the connection ended",
-    CloseKind.UNKNOWN: "how the connection ended was not recorded",
-}
 
 _CSS = """
 :root { --fg:#1b1b1b; --muted:#5b5b5b; --line:#c8c8c8; --bad:#b00020; --good:#0a6b2e; --warn:#8a5a00; }
@@ -167,7 +147,7 @@ def _transport_axis(report: Report) -> tuple[str, str, str]:
         return (
             "bad",
             "✂ TRUNCATED",
-            f"the stream ended {_e(_STATE_MEANING[p.state])}, at byte {p.offset}{missing}",
+            f"the stream ended {_e(describe_state(p.state))}, at byte {p.offset}{missing}",
         )
     return "bad", "✕ MALFORMED", _e(p.message)
 
@@ -262,7 +242,7 @@ def _top(report: Report, source: str | None) -> str:
     parts.append(
         f'<div class="axis {"good" if clean else "warn"}" id="axis-close"><h3>Connection</h3>'
         f'<div class="word">{"▮" if clean else "⚡"} {_e(close.kind.value)}</div>'
-        f"<div>{_e(_CLOSE_MEANING[close.kind])}{_e(idle)}</div></div>"
+        f"<div>{_e(describe_close(close.kind))}{_e(idle)}</div></div>"
     )
     summary = []
     head = report.head or {}
