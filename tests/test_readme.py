@@ -15,8 +15,25 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 def test_quick_start_holds_install_demo_and_test_commands() -> None:
     quick = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", quick, re.S)
-    assert blocks[0].strip() == 'pip install -e ".[test]" && chunkscope demo'
+    assert blocks[0].strip() == 'pip install -e ".[dev]" && chunkscope demo'
     assert blocks[1].strip() == "python -m pytest"
+    assert "The demo exits 1" in quick  # what the demo's exit code means, checked below
+
+
+def test_the_demo_exits_as_the_quick_start_says() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "chunkscope", "demo", "--speed", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "TRANSPORT: truncated" in proc.stdout
+    assert "APPLICATION: completed" in proc.stdout
 
 
 def test_ci_runs_the_readme_test_command() -> None:
