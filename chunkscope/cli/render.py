@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..core.meaning import describe_close, describe_state
+from ..core.meaning import describe_close, describe_response, describe_state
 from ..core.report import CloseKind, Framing, Problem, Report, Verdict
 
 __all__ = ["describe_close", "escape_bytes", "hexdump", "render_text"]
@@ -89,32 +89,6 @@ def _axes(report: Report) -> str | None:
     else:
         app = f"{coding['coding']} body decoded whole" if coding else "?"
     return f"  TRANSPORT: {transport} · APPLICATION: {app}"
-
-
-def _summary(report: Report) -> str:
-    parts = []
-    head = report.head or {}
-    if report.status is not None:
-        parts.append(
-            f"HTTP/{head.get('version', '1.1')} {report.status} {head.get('reason', '')}".rstrip()
-        )
-    if report.framing is not None:
-        parts.append(str(report.framing))
-    ctype = _header(report, "content-type")
-    if ctype:
-        parts.append(ctype)
-    if report.framing is Framing.CHUNKED:
-        parts.append(f"{report.chunk_count} data chunks")
-    parts.append(f"{report.body_bytes} body bytes")
-    parts.append(f"{report.received_bytes} bytes received")
-    return ", ".join(parts)
-
-
-def _header(report: Report, name: str) -> str | None:
-    for n, v in (report.head or {}).get("headers", []):
-        if n.lower() == name:
-            return str(v)
-    return None
 
 
 def _where(report: Report, p: Problem) -> list[str]:
@@ -493,7 +467,7 @@ def render_text(report: Report, *, chunks: int = 0) -> str:
     axes = _axes(report)
     if axes is not None:
         lines.append(axes)
-    lines.append(f"  {_summary(report)}")
+    lines.append(f"  {describe_response(report)}")
     if report.problem is not None:
         lines.extend(_where(report, report.problem))
     lines.extend(_chunks(report, chunks))

@@ -18,7 +18,14 @@ from __future__ import annotations
 from .hints import sse_outcome
 from .report import CloseKind, Framing, ProblemState, Report, Verdict
 
-__all__ = ["OUTCOMES", "describe_close", "describe_state", "explain"]
+__all__ = [
+    "OUTCOMES",
+    "describe_close",
+    "describe_response",
+    "describe_state",
+    "explain",
+    "response_header",
+]
 
 _CLOSE_MEANING = {
     CloseKind.FIN: "the nearest hop closed the TCP connection (FIN)",
@@ -56,6 +63,34 @@ def describe_close(kind: CloseKind) -> str:
 def describe_state(state: ProblemState) -> str:
     """Where in the response a problem state is, as a phrase: ``"inside chunk data"``."""
     return _STATE_MEANING[state]
+
+
+def response_header(report: Report, name: str) -> str | None:
+    """The first value of response header ``name`` (lower case), or None."""
+    for n, v in (report.head or {}).get("headers", []):
+        if str(n).lower() == name:
+            return str(v)
+    return None
+
+
+def describe_response(report: Report) -> str:
+    """The response in one line: ``HTTP/1.1 200 OK, chunked, text/event-stream, 23 data chunks, ...``."""
+    parts = []
+    head = report.head or {}
+    if report.status is not None:
+        parts.append(
+            f"HTTP/{head.get('version', '1.1')} {report.status} {head.get('reason', '')}".rstrip()
+        )
+    if report.framing is not None:
+        parts.append(str(report.framing))
+    ctype = response_header(report, "content-type")
+    if ctype:
+        parts.append(ctype)
+    if report.framing is Framing.CHUNKED:
+        parts.append(f"{report.chunk_count} data chunks")
+    parts.append(f"{report.body_bytes} body bytes")
+    parts.append(f"{report.received_bytes} bytes received")
+    return ", ".join(parts)
 
 
 OUTCOMES = ("completed", "failed", "incomplete", "cut", "unknown")

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .._version import __version__
-from ..core.meaning import describe_close, describe_state
+from ..core.meaning import describe_close, describe_response, describe_state
 from ..core.report import ChunkHeader, CloseKind, Framing, Report, Verdict
 from .timeline import EventMark, Timeline, collect_timeline
 
@@ -114,13 +114,6 @@ def _secs(t: float | None) -> str:
 
 def _esc_bytes(data: bytes) -> str:
     return repr(data)[2:-1]
-
-
-def _header(report: Report, name: str) -> str | None:
-    for n, v in (report.head or {}).get("headers", []):
-        if str(n).lower() == name:
-            return str(v)
-    return None
 
 
 def _to_data(value: Any) -> Any:
@@ -244,25 +237,10 @@ def _top(report: Report, source: str | None) -> str:
         f'<div class="word">{"▮" if clean else "⚡"} {_e(close.kind.value)}</div>'
         f"<div>{_e(describe_close(close.kind))}{_e(idle)}</div></div>"
     )
-    summary = []
-    head = report.head or {}
-    if report.status is not None:
-        summary.append(
-            f"HTTP/{head.get('version', '1.1')} {report.status} {head.get('reason', '')}"
-        )
-    if report.framing is not None:
-        summary.append(str(report.framing))
-    ctype = _header(report, "content-type")
-    if ctype:
-        summary.append(ctype)
-    if report.framing is Framing.CHUNKED:
-        summary.append(f"{report.chunk_count} data chunks")
-    summary.append(f"{report.body_bytes} body bytes")
-    summary.append(f"{report.received_bytes} bytes received")
     title = (source and f" — {os.path.basename(source)}") or ""
     return (
         f"<header><h1>chunkscope: {_e(report.verdict.value.upper())}{_e(title)}</h1>"
-        f'<p class="summary">{_e(", ".join(summary))}</p>'
+        f'<p class="summary">{_e(describe_response(report))}</p>'
         f'<div class="axes">{"".join(parts)}</div>{_hints(report)}</header>'
     )
 
