@@ -1,8 +1,9 @@
 """``chunkscope evidence FILE [-o DIR|FILE.zip]``: what vendor support asks for, redacted.
 
 The bundle holds ``summary.md`` (verdict on both axes, hints, request ids, UTC times, the
-request line and headers, the last bytes as annotated hex), ``report.json``, the capture
-(or raw bytes) and ``replay.sh`` with the ``chunkscope serve`` command that replays it.
+request line and headers, the last bytes as annotated hex), ``report.json``, ``report.html``
+(the self-contained HTML report with its timeline), the capture (or raw bytes) and
+``replay.sh`` with the ``chunkscope serve`` command that replays it.
 
 Nothing secret survives: besides the capture file's own same-length masking of credential
 headers, everything the bundle writes is scrubbed again here: credential headers (also in
@@ -92,7 +93,8 @@ def add_parser(subparsers: Any) -> None:
         description=(
             "Write what vendor support asks for, with every secret masked: summary.md (verdict, "
             "hints, request ids, UTC times, request head, last bytes as annotated hex), "
-            "report.json, the capture, and replay.sh (the chunkscope serve command that "
+            "report.json, report.html (the HTML report with its timeline), the capture, and "
+            "replay.sh (the chunkscope serve command that "
             "replays it). Exit 0 complete, 1 truncated/malformed, 2 unreadable input."
         ),
     )
@@ -261,7 +263,7 @@ def _summary(report: Report, capture_name: str, request: str | None, raw: bool) 
         ),
         "```",
         "",
-        f"Files: `summary.md`, `report.json`, `{capture_name}`, `replay.sh`.",
+        f"Files: `summary.md`, `report.json`, `report.html`, `{capture_name}`, `replay.sh`.",
     ]
     return scrub_text("\n".join(lines) + "\n")
 
@@ -278,6 +280,20 @@ def _replay_script(report: Report, capture_name: str, raw: bool) -> str:
     )
 
 
+def _html_report(report: Report, bundle_bytes: bytes, capture_name: str, raw: bool) -> str:
+    """The HTML report, its timeline read from the scrubbed bytes the bundle holds."""
+    import tempfile
+
+    from ..formats.html import render_html
+    from ..formats.timeline import collect_timeline
+
+    with tempfile.TemporaryDirectory(prefix="chunkscope-evidence-") as folder:
+        path = Path(folder) / capture_name
+        path.write_bytes(bundle_bytes)
+        timeline = collect_timeline(path, raw=raw)
+    return render_html(report, timeline, source=capture_name)
+
+
 def run(args: argparse.Namespace) -> int:
     report, bundle_bytes, raw = _load(args)
     source = Path(args.file)
@@ -290,6 +306,7 @@ def run(args: argparse.Namespace) -> int:
         "report.json": (
             json.dumps(_scrub_json(report.to_dict()), indent=2, ensure_ascii=False) + "\n"
         ).encode("utf-8"),
+        "report.html": _html_report(report, bundle_bytes, capture_name, raw).encode("utf-8"),
         capture_name: bundle_bytes,
         "replay.sh": _replay_script(report, capture_name, raw).encode("utf-8"),
     }

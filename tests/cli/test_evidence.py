@@ -57,12 +57,13 @@ async def test_bundle_folder_has_everything_and_no_secret(tmp_path: Path) -> Non
     out = tmp_path / "bundle"
     assert main(["evidence", str(capture), "-o", str(out)]) == 1  # truncated, like analyze
     files = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert set(files) == {"summary.md", "report.json", "run.capture", "replay.sh"}
+    assert set(files) == {"summary.md", "report.json", "report.html", "run.capture", "replay.sh"}
     _assert_no_secret(files)
     summary = files["summary.md"].decode()
     for part in ("TRUNCATED", "completed", "Why it likely ended", "req_abc123", "Start (UTC)",
                  "POST /v1/stream?", "stream ended here", "chunkscope serve run.capture"):  # fmt: skip
         assert part in summary, part
+    assert b'id="timeline-h"' in files["report.html"]  # the HTML report, from the scrubbed bytes
     report = json.loads(files["report.json"])
     assert report["verdict"] == "truncated"
     assert report["identifiers"]["request_ids"]["x-request-id"] == "req_abc123"
@@ -83,7 +84,7 @@ async def test_bundle_zip(tmp_path: Path, capsys: object) -> None:
     assert main(["evidence", str(capture), "-o", str(target)]) == 1
     with zipfile.ZipFile(target) as z:
         files = {Path(n).name: z.read(n) for n in z.namelist()}
-    assert set(files) == {"summary.md", "report.json", "run.capture", "replay.sh"}
+    assert set(files) == {"summary.md", "report.json", "report.html", "run.capture", "replay.sh"}
     _assert_no_secret(files)
     # refuses to overwrite
     assert main(["evidence", str(capture), "-o", str(target)]) == 2
