@@ -559,6 +559,17 @@ class Analyzer:
 
     # -- end of stream --------------------------------------------------------
 
+    def _truncation(self, close: Close) -> Problem:
+        """Where the stream stopped early, from the readers' state (core/truncation.py)."""
+        return explain_truncation(
+            close,
+            received_bytes=self.received_bytes,
+            head_reader=self._head_reader if self._phase is _Phase.HEAD else None,
+            chunked=self.chunked,
+            content_length=self._content_length,
+            body_bytes=self.body_bytes,
+        )
+
     def close(
         self,
         how: CloseKind | str = CloseKind.UNKNOWN,
@@ -578,14 +589,7 @@ class Analyzer:
             verdict = Verdict.COMPLETE
         elif self.received_bytes == 0:
             verdict = Verdict.NO_RESPONSE
-            problem = explain_truncation(
-                close,
-                received_bytes=self.received_bytes,
-                head_reader=self._head_reader if self._phase is _Phase.HEAD else None,
-                chunked=self.chunked,
-                content_length=self._content_length,
-                body_bytes=self.body_bytes,
-            )
+            problem = self._truncation(close)
         elif (
             self._phase is _Phase.BODY
             and self.framing is Framing.CLOSE_DELIMITED
@@ -595,14 +599,7 @@ class Analyzer:
             self._body_end = self.received_bytes
         else:
             verdict = Verdict.TRUNCATED
-            problem = explain_truncation(
-                close,
-                received_bytes=self.received_bytes,
-                head_reader=self._head_reader if self._phase is _Phase.HEAD else None,
-                chunked=self.chunked,
-                content_length=self._content_length,
-                body_bytes=self.body_bytes,
-            )
+            problem = self._truncation(close)
         content_coding = None
         if self.decoder is not None:
             end = self._body_end if self._body_end is not None else self.received_bytes
