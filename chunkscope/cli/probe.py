@@ -15,6 +15,7 @@ from ..net.client import CaptureOptions
 from ..net.probe import KEEP_CHOICES, STOP_GRACE, Probe, ProbeOptions, ProbeProgress
 from .capture import add_request_options, build_options
 from .main import EXIT_CONNECT
+from .options import seconds
 from .summarize import render_summary
 
 __all__ = ["add_parser", "run"]
@@ -68,7 +69,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--stream-max-time",
-        type=float,
+        type=seconds,
         default=None,
         metavar="S",
         help="limit for each stream (capture's --max-time)",

@@ -16,6 +16,7 @@ from typing import Any
 from ..core.errors import UsageError
 from .capture import _connect_to
 from .main import single_error
+from .options import seconds
 
 __all__ = ["add_parser", "describe_exchange", "run", "summary_table"]
 
@@ -67,14 +68,14 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--connect-timeout",
-        type=float,
+        type=seconds,
         default=30.0,
         metavar="S",
         help="limit for DNS+connect+TLS to the upstream (default 30)",
     )
     p.add_argument(
         "--idle-timeout",
-        type=float,
+        type=seconds,
         default=60.0,
         metavar="S",
         help="end a recording as 'timeout' after S seconds without an upstream byte "

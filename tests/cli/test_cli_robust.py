@@ -149,6 +149,16 @@ def _cases(files: dict[str, str], busy_port: int, closed_port: int) -> dict[str,
         # demo
         "demo --speed -1": Case(("demo", "--speed", "-1"), 2, "negative"),
         "demo --speed nan": Case(("demo", "--speed", "nan"), 2, "finite"),
+        # tap and probe use the same validated option types
+        "tap --idle-timeout nan": Case(
+            ("tap", "http://127.0.0.1:9/", "--idle-timeout", "nan"), 2, "finite"
+        ),
+        "tap --connect-timeout -1": Case(
+            ("tap", "http://127.0.0.1:9/", "--connect-timeout", "-1"), 2, "negative"
+        ),
+        "probe --stream-max-time -1": Case(
+            ("probe", "http://127.0.0.1:9/", "-n", "1", "--stream-max-time", "-1"), 2, "negative"
+        ),
         "demo -o into a missing folder": Case(
             ("demo", "-o", files["missing_dir_out"]), 2, "no such directory"
         ),
