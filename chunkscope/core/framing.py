@@ -48,6 +48,11 @@ MAX_EXT_BYTES_KEPT = 1 << 20
 # offset follows from its size. Anything else (the last-chunk "0", leading
 # zeros, extensions, errors) takes the slow path.
 _PLAIN_SIZE_LINE = re.compile(rb"[1-9A-Fa-f][0-9A-Fa-f]{0,14}\r\n")
+_PLAIN_LINE_MAX = 17  # 15 hex digits and CRLF
+# Plain size lines already matched, with their sizes: shared by every reader
+# (a pure function of the bytes), and cleared when full so it stays small.
+_KNOWN_SIZE_LINES: dict[bytes, int] = {}
+_KNOWN_MAX = 4096
 _HEXDIGITS = frozenset(b"0123456789abcdefABCDEF")
 _TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _QDTEXT = frozenset([0x09, 0x20, 0x21, *range(0x23, 0x5C), *range(0x5D, 0x7F), *range(0x80, 0x100)])
@@ -323,13 +328,24 @@ class ChunkedReader:
         piece_offsets: list[int] = []
         add_piece = pieces.append
         add_piece_offset = piece_offsets.append
+        find = data.find
+        known = _KNOWN_SIZE_LINES
+        known_size = known.get
         try:
             while True:
-                m = match(data, pos)
-                if m is None:
-                    return pos
-                line_end = m.end()
-                size = int(data[pos:line_end], 16)
+                # A size line seen before is one dict lookup; a new one is
+                # matched, then remembered (SSE events come in few sizes).
+                line_end = find(b"\n", pos, pos + _PLAIN_LINE_MAX) + 1
+                size = known_size(data[pos:line_end])
+                if size is None:
+                    m = match(data, pos)
+                    if m is None:
+                        return pos
+                    line_end = m.end()
+                    size = int(data[pos:line_end], 16)
+                    if len(known) >= _KNOWN_MAX:
+                        known.clear()
+                    known[data[pos:line_end]] = size
                 if size > max_size:
                     return pos  # the slow path reports it
                 if count < keep:
@@ -338,7 +354,7 @@ class ChunkedReader:
                 count += 1
                 body += size
                 end = line_end + size
-                if data[end : end + 2] == b"\r\n":
+                if data.startswith(b"\r\n", end):
                     if batch is not None:
                         add_piece(data[line_end:end])
                         add_piece_offset(base + line_end)
