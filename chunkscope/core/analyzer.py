@@ -32,6 +32,7 @@ the times each read carries.
 from __future__ import annotations
 
 import enum
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = ["Analyzer", "analyze_bytes"]
 
 _MAX_NOTES = 50
+_DECODED_PIECES_HELD = 4096  # decoded pieces noted before the SSE decoder is made to catch up
 _INTERIM_KEPT = 10  # interim (1xx) heads listed in the report; the rest are counted
 _HEAD_STEP = 512  # a head reader is fed this much of a read first, then twice as much...
 _CONTEXT_BEFORE = 64  # bytes shown before the end of the stream or a malformation
@@ -161,6 +163,10 @@ class Analyzer:
         self._coded_end = 0  # received offset just past the last piece given to the decoder
         self._events_seen = 0
         self._last_received_end: int | None = None
+        # Decoded pieces not yet resolved: where each ends in the decoded stream and
+        # the received offset (_coded_end) when it came out (see _decoded).
+        self._decoded_ends: list[int] = []
+        self._decoded_at: list[int] = []
         self._watched_received: dict[int, int] = {}  # event index -> received_end (bounded)
         self._coded_queue: list[SseEvent] = []
         self._body_sink: BodySink | None = None
@@ -497,23 +503,56 @@ class Analyzer:
         self.decoder.feed(data, offset, t)
 
     def _decoded(self, data: bytes, offset: int, t: float) -> None:
-        """Decoded body bytes (offsets in the decoded stream): to the SSE decoder."""
+        """Decoded body bytes (offsets in the decoded stream): to the SSE decoder.
+
+        Pieces are noted with the received offset they came out at, and the
+        SSE decoder batches them as it batches a plain body; which received
+        offset completed an event is looked up when it is needed
+        (:meth:`_received_end`), so no query forces a decode per piece.
+        """
         sse = self.sse
         assert sse is not None
         sse.feed(data, offset, t)
-        count = sse.event_count
-        if count != self._events_seen:
-            self._events_seen = count
-            self._last_received_end = self._coded_end
-            if self.live_events:
+        if self.live_events:
+            count = sse.event_count
+            if count != self._events_seen:
+                self._events_seen = count
+                self._last_received_end = self._coded_end
                 end = self._coded_end
                 self._coded_queue.extend(replace(e, received_end=end) for e in sse.pop_events())
+            return
+        ends = self._decoded_ends
+        ends.append(offset + len(data))
+        self._decoded_at.append(self._coded_end)
+        if len(ends) >= _DECODED_PIECES_HELD:
+            self._settle_decoded()
+
+    def _received_end(self, end: int) -> int:
+        """The received offset at which the decoded byte before ``end`` came out."""
+        ends = self._decoded_ends
+        i = bisect_left(ends, end)
+        return self._decoded_at[i] if i < len(ends) else self._coded_end
+
+    def _settle_decoded(self) -> None:
+        """Decode what the SSE decoder holds, note where its last event came in, forget the pieces."""
+        sse = self.sse
+        if sse is None or self.live_events:
+            return
+        count = sse.event_count  # decodes what is held
+        if count != self._events_seen:
+            self._events_seen = count
+            last_end = sse.last_event_end
+            if last_end is not None:
+                self._last_received_end = self._received_end(last_end)
+        self._decoded_ends.clear()
+        self._decoded_at.clear()
 
     def _watched(self, event: SseEvent, data: bytes) -> None:
         if self.decoder is not None:
+            received = self._coded_end if self.live_events else self._received_end(event.end)
             if len(self._watched_received) < 64:
-                self._watched_received[event.index] = self._coded_end
-            event = replace(event, received_end=self._coded_end)
+                self._watched_received[event.index] = received
+            event = replace(event, received_end=received)
         assert self._watcher is not None
         self._watcher.observe(event, data)
 
@@ -521,6 +560,8 @@ class Analyzer:
         """The SSE summary with received positions and the profile's outcome filled in."""
         if self.sse is None:
             return None
+        if self.decoder is not None:
+            self._settle_decoded()
         summary = self.sse.summary()
         if self.decoder is not None:
             last, terminal = summary.last_event, summary.terminal_event

@@ -299,6 +299,13 @@ class SseDecoder:
         return self._count
 
     @property
+    def last_event_end(self) -> int | None:
+        """Where the last event dispatched so far ends (see :attr:`SseEvent.end`), or None."""
+        if self._held:
+            self._flush()
+        return None if self._last is None else self._last[6]
+
+    @property
     def terminal_events(self) -> tuple[SseEvent, ...]:
         """Every terminal event dispatched so far, in order (the first 16).
 

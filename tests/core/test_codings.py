@@ -353,3 +353,47 @@ def test_arbitrary_coded_bytes_never_raise(coding: str, data: bytes, prefix: byt
     assert report.sse is not None
     assert report.sse.outcome in ("completed", "failed", "incomplete", "cut", "unknown")
     report.to_json()
+
+
+def _flushed_gzip_chunks(events: list[bytes]) -> list[bytes]:
+    """One gzip member, sync-flushed after each event, one chunk per event (as servers stream it)."""
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)
+    pieces = [z.compress(e) + z.flush(zlib.Z_SYNC_FLUSH) for e in events]
+    pieces.append(z.flush())
+    return [b"%x\r\n%b\r\n" % (len(p), p) for p in pieces]
+
+
+@pytest.mark.parametrize("events", [5, 5000])  # 5000: more pieces than the analyzer notes at once
+@pytest.mark.parametrize("per_chunk_reads", [False, True])
+def test_received_end_of_a_gzip_stream_is_the_chunk_that_completed_the_event(
+    events: int, per_chunk_reads: bool
+) -> None:
+    bodies = [b'event: delta\ndata: {"i": %d}\n\n' % i for i in range(events)]
+    bodies[-1] = b'event: error\ndata: {"error": {"message": "overloaded"}}\n\n'
+    chunks = _flushed_gzip_chunks(bodies)
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    # Where each event's chunk data ends in the received stream.
+    data_ends = []
+    offset = len(head)
+    for whole in chunks:
+        data_ends.append(offset + len(whole) - 2)
+        offset += len(whole)
+    analyzer = Analyzer(request_path="/v1/chat/completions")
+    reads = [head, *chunks] if per_chunk_reads else [head + b"".join(chunks)]
+    for i, read in enumerate([*reads, b"0\r\n\r\n"]):
+        analyzer.feed(read, 0.001 * i)
+    report = analyzer.close("fin", 1.0)
+    assert report.verdict.value == "complete"
+    assert report.sse is not None
+    assert report.sse.events == events
+    last = report.sse.last_event
+    assert last is not None
+    assert last.index == events - 1
+    assert last.received_end == data_ends[events - 1]
+    error = report.sse.outcome_detail
+    assert report.sse.outcome == "failed", error
+    assert error is not None
+    assert error["event"]["received_end"] == data_ends[events - 1]
