@@ -32,6 +32,19 @@ _PREFIX = b"HTTP/"
 _BARE_CR = re.compile(rb"\r[^\n]")
 
 
+_TOLERATED_EMPTY_LINE = "llhttp (it skips CR and LF before a status line); h11 rejects it"
+
+
+def _ctl_tolerance(byte: int) -> str | None:
+    """Who accepts a control byte in a field value (RFC 9110 §5.5)."""
+    if byte in b"\x00\r\n\x0b\x0c":
+        return None  # NUL, CR and LF are dangerous; h11 also rejects VT and FF
+    return (
+        "h11 and aiohttp's lax mode (they keep CTLs other than NUL and CR/LF; "
+        "RFC 9110 §5.5 lets a recipient retain them); llhttp rejects them"
+    )
+
+
 class _Phase(enum.Enum):
     STATUS_LINE = "status-line"
     HEADERS = "headers"
@@ -150,11 +163,22 @@ class HeadReader:
         partial = self._buf[start : start + len(_PREFIX)]
         for i, byte in enumerate(partial):
             if byte != _PREFIX[i]:
+                if i == 0 and byte in b"\r\n":
+                    # RFC 9112 §2.2 lets a server skip empty lines before a
+                    # request-line; nothing lets a client skip them before a
+                    # status line (they follow e.g. a 1xx head sent with an
+                    # extra CRLF).
+                    reason = "CR or LF before the status line"
+                    tolerated: str | None = _TOLERATED_EMPTY_LINE
+                else:
+                    reason = "response does not start with an HTTP/1.x status line"
+                    tolerated = None
                 self._fail(
                     start + i,
                     bytes(self._buf[start + i : start + i + 1]),
                     'a status line starting with b"HTTP/"',
-                    "response does not start with an HTTP/1.x status line",
+                    reason,
+                    tolerated,
                 )
                 return
 
@@ -190,6 +214,9 @@ class HeadReader:
         if end > start and self._buf[end - 1] == 0x0D:
             end -= 1
         else:
+            if nl == start and self._phase is _Phase.STATUS_LINE:
+                self._check_partial_line(start)  # an empty line, not a bare LF line end
+                return False
             if nl > start and self._earlier_fault(start, nl):
                 return False  # the line went wrong before its bare LF: that byte is the finding
             self._fail(
@@ -253,6 +280,11 @@ class HeadReader:
                 (line + b"\r")[bad : bad + 1],
                 'a status line: HTTP-version SP 3DIGIT SP reason-phrase CRLF, e.g. b"HTTP/1.1 200 OK\\r\\n"',
                 "malformed status line",
+                # RFC 9112 §4: exactly one SP after the version
+                "picohttpparser (it accepts runs of spaces between the tokens); "
+                "h11, llhttp and Go reject it"
+                if bad == 9 and line[8:10] == b"  "
+                else None,
             )
             return False
         major, minor, status, reason = m.groups()
@@ -270,6 +302,16 @@ class HeadReader:
         if reason is None:
             self._notes.append(
                 (self.base + start, "status line without a reason phrase (accepted)")
+            )
+        if not 100 <= self._status <= 599:
+            # RFC 9110 §15: valid codes are 100..599; a client that receives
+            # another SHOULD process the response as a 5xx, so the framing holds.
+            self._notes.append(
+                (
+                    self.base + start + 9,
+                    f"status code {self._status:03d} is outside 100-599 (invalid, RFC 9110 §15): "
+                    "a client treats it as a 5xx; h11, llhttp and Go take any three digits",
+                )
             )
         self._phase = _Phase.HEADERS
         return True
@@ -293,6 +335,7 @@ class HeadReader:
                     line[bad.start() : bad.start() + 1],
                     "a field-value byte",
                     "control byte in a header value",
+                    _ctl_tolerance(line[bad.start()]),
                 )
                 return False
             name, value = self._headers[-1]
@@ -339,6 +382,7 @@ class HeadReader:
                 line[at : at + 1],
                 "a field-value byte (VCHAR, SP, HTAB or obs-text)",
                 "control byte in a header value",
+                _ctl_tolerance(line[at]),
             )
             return False
         self._headers.append(
