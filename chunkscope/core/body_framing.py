@@ -54,7 +54,21 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
         te_offset = head.header_offsets[
             next(i for i, (n, _) in enumerate(head.headers) if n.lower() == "transfer-encoding")
         ]
+        if not codings and not cl_index:
+            # RFC 9110 §5.6.1: a recipient ignores empty list elements, so the
+            # field lists no coding: chunked is not final and the body ends at
+            # the close (RFC 9112 §6.3 item 4) -- the one delimiter left.
+            notes.append(
+                (
+                    te_offset,
+                    "Transfer-Encoding with no transfer coding (an empty list): "
+                    "the body ends at the close (RFC 9112 §6.3)",
+                )
+            )
+            return FramingChoice(Framing.CLOSE_DELIMITED, None, notes)
         if not codings:
+            # With a Content-Length too, one recipient reads to the close and
+            # another reads Content-Length bytes: the framing is ambiguous.
             return FramingChoice(
                 Framing.CLOSE_DELIMITED,
                 None,
@@ -64,7 +78,7 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
                     te_offset,
                     b"",
                     "a transfer coding, e.g. chunked",
-                    "empty Transfer-Encoding: the body's framing is ambiguous",
+                    "empty Transfer-Encoding with a Content-Length: the body's framing is ambiguous",
                 ),
             )
         if codings.count("chunked") > 1:
