@@ -54,6 +54,7 @@ _PLAIN_LINE_MAX = 17  # 15 hex digits and CRLF
 _KNOWN_SIZE_LINES: dict[bytes, int] = {}
 _KNOWN_MAX = 4096
 _HEXDIGITS = frozenset(b"0123456789abcdefABCDEF")
+_HEX_RUN = re.compile(rb"[0-9A-Fa-f]*")
 _TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _QDTEXT = frozenset([0x09, 0x20, 0x21, *range(0x23, 0x5C), *range(0x5D, 0x7F), *range(0x80, 0x100)])
 _QUOTED_PAIR = frozenset([0x09, 0x20, *range(0x21, 0x7F), *range(0x80, 0x100)])
@@ -434,10 +435,22 @@ class ChunkedReader:
         return nl + 1
 
     def _line_can_continue(self) -> bool:
-        """Catch a partial size line that is already wrong (e.g. an HTML error page)."""
-        first = self._line[0]
+        """Catch a partial size line that is already wrong (an HTML error page, ``b"0_"``)."""
+        line = self._line
+        first = line[0]
         if first in _HEXDIGITS or first == 0x0D:  # a CR may be an empty line: wait for its LF
-            return True
+            # RFC 9112 §7.1: after the hex digits come BWS, ';' or the CR of CRLF; any
+            # other byte is the finding now, as it is once the line ends (so every
+            # split of the stream gives it, and a stream cut here is not "truncated").
+            match = _HEX_RUN.match(line)
+            end = 0 if match is None else match.end()
+            if end == 0 or end == len(line) or line[end] in b" \t;\r":
+                return True
+            content = bytes(line[: end + 1])
+            bad = _validate_size_line(content)
+            assert bad is not None  # a hex digit run, then a byte no size line has there
+            self._report_size_line_error(content, self._line_offset, bad)
+            return False
         self._fail(
             ProblemState.CHUNK_SIZE,
             self._line_offset,
@@ -519,12 +532,17 @@ class ChunkedReader:
     def _report_size_line_error(self, content: bytes, offset: int, bad: tuple[int, str]) -> None:
         index, reason = bad
         tolerated = None
+        semicolon = content.find(b";")
         if reason.startswith("whitespace after the chunk size"):
             tolerated = "h11 and curl (they ignore trailing whitespace); llhttp and Go reject it"
         elif index == 0:
             tolerated = _tolerance_for_leading(content[0] if content else 0x0D)
-        elif reason.startswith("invalid chunk extension") or reason.startswith("unterminated"):
-            tolerated = "curl (it ignores chunk extensions entirely)"
+        elif 0 <= semicolon < index and not reason.startswith("CR not followed by LF"):
+            # h11 (chunk-ext matched as ";.*"), Go (cut at the first ';') and
+            # curl (skips to the LF) never parse what follows the ';'.
+            tolerated = "h11, Go and curl (they skip chunk extensions unparsed); llhttp rejects it"
+        elif reason.startswith("invalid chunk extension"):
+            tolerated = "curl (it skips everything after the chunk size up to the LF)"
         self._fail(
             ProblemState.CHUNK_SIZE,
             offset + index,
@@ -605,7 +623,7 @@ class ChunkedReader:
                 "bare LF in the trailer section"
                 if content
                 else "bare LF instead of the final CRLF",
-                "h11 (it accepts bare LF line ends in trailers)",
+                "h11 and picohttpparser (they accept bare LF line ends in trailers)",
             )
             return nl + 1
         content = content[:-1]
@@ -624,12 +642,20 @@ class ChunkedReader:
 
     def _fail_trailer(self, content: bytes, bad: tuple[int, str]) -> None:
         index, reason = bad
+        tolerated = None
+        if reason.startswith("trailer line starts with whitespace") and self.trailers:
+            # RFC 9112 §5.2 tells a user agent to unfold obs-fold in a response;
+            # h11 reads trailers with its head reader, which does.
+            tolerated = "h11 (it unfolds obs-fold in trailers as in the head)"
+        elif reason.startswith("control byte") and content[index] not in b"\x00\x0b\x0c":
+            tolerated = "h11 (it keeps CTLs other than NUL and whitespace, RFC 9110 §5.5)"
         self._fail(
             ProblemState.TRAILERS,
             self._line_offset + index,
             (content + b"\r")[index : index + 1],
             _TRAILER_EXPECTED,
             reason,
+            tolerated,
         )
 
 
@@ -676,11 +702,14 @@ def _validate_size_line(content: bytes) -> tuple[int, str] | None:
         if n == 0:
             return 0, "empty chunk-size line"
         return 0, "chunk-size line does not start with a hex digit"
+    size_end = i
     while i < n:
         j = i
         while j < n and content[j] in _BWS:
             j += 1
         if j == n:
+            if i > size_end:  # BWS comes only before ';' or '=', never at the end
+                return i, "whitespace after a chunk extension with no chunk extension following"
             return i, "whitespace after the chunk size with no chunk extension following"
         if content[j] != 0x3B:  # ';'
             if j == i and content[j] == 0x0D:
