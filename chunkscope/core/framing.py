@@ -534,7 +534,10 @@ class ChunkedReader:
         tolerated = None
         semicolon = content.find(b";")
         if reason.startswith("whitespace after the chunk size"):
-            tolerated = "h11 and curl (they ignore trailing whitespace); llhttp and Go reject it"
+            tolerated = (
+                "h11, Go, curl and aiohttp's lax mode (they ignore trailing whitespace); "
+                "llhttp rejects it"
+            )
         elif index == 0:
             tolerated = _tolerance_for_leading(content[0] if content else 0x0D)
         elif 0 <= semicolon < index and not reason.startswith("CR not followed by LF"):
