@@ -90,6 +90,7 @@ __all__ = [
     "TapOptions",
     "capture_name",
     "mirror_close",
+    "origin_form",
     "rewrite_host",
     "serve_tap",
     "start_tap",
@@ -105,6 +106,8 @@ KEEPALIVE_TIMEOUT = 75.0  # seconds an idle client connection waits for a reques
 REQUEST_IDLE_TIMEOUT = 30.0  # seconds without a byte inside a request before it is refused
 HANDSHAKE_TIMEOUT = 10.0
 REFUSE_TIMEOUT = 5.0  # seconds to deliver a 4xx/5xx of the tap's own
+_ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://")
+LINGER_TIMEOUT = 2.0  # seconds a refused client may go on sending before the tap closes
 KEPT_EXCHANGES = 1000  # the most recent exchanges TapInfo keeps; outcomes are counted for all
 
 
@@ -266,6 +269,41 @@ def rewrite_host(head: bytes, host: str) -> bytes:
     return b"\n".join(out)
 
 
+def origin_form(head: bytes) -> bytes:
+    """``head`` with an absolute-form request target (``http://a/b?c``) in origin-form (``/b?c``)."""
+    line, sep, rest = head.partition(b"\n")
+    parts = line.split(b" ", 2)
+    if len(parts) == 3:
+        parts[1] = _origin_target(parts[1].decode("latin-1")).encode("latin-1")
+    return b" ".join(parts) + sep + rest
+
+
+def _origin_target(target: str) -> str:
+    url = urlsplit(target)
+    return (url.path or "/") + (f"?{url.query}" if url.query else "")
+
+
+def _refusal(exc: h11.RemoteProtocolError, in_body: bool) -> _Refused:
+    """The tap's answer to a request h11 cannot read: 431, 501 or 400, with one line."""
+    if exc.error_status_hint == 431:
+        if in_body:
+            return _Refused(
+                400,
+                "Bad Request",
+                f"chunkscope tap: bad request: a chunk-size or trailer line longer than "
+                f"{MAX_REQUEST_HEAD} bytes",
+            )
+        return _Refused(
+            431,
+            "Request Header Fields Too Large",
+            f"chunkscope tap: request head larger than {MAX_REQUEST_HEAD} bytes",
+        )
+    if exc.error_status_hint == 501:
+        # RFC 9112 §6.1: a transfer coding the tap does not understand
+        return _Refused(501, "Not Implemented", f"chunkscope tap: not implemented: {exc}")
+    return _Refused(400, "Bad Request", f"chunkscope tap: bad request: {exc}")
+
+
 def mirror_close(kind: CloseKind, downstream_tls: bool) -> str:
     """The server-side ending (a :func:`~chunkscope.net.server.end_connection` name) that shows the client ``kind``."""
     if kind is CloseKind.RESET:
@@ -351,7 +389,7 @@ class _Client:
 @dataclass
 class _Request:
     method: str
-    target: str
+    target: str  # as it goes upstream: an absolute-form target in origin-form
     data: bytes  # what goes upstream: the head (Host rewritten) and the body as sent
     keep_alive: bool  # the client allows another request on this connection
 
@@ -441,7 +479,7 @@ class _Tap:
             except h11.RemoteProtocolError as exc:
                 if client.left is not None:
                     return None
-                raise _Refused(400, "Bad Request", f"chunkscope tap: bad request: {exc}") from None
+                raise _refusal(exc, request is not None) from None
             if event is h11.NEED_DATA:
                 if client.buffer:
                     data = client.take()
@@ -471,9 +509,16 @@ class _Tap:
                     )
             elif isinstance(event, h11.Request):
                 request = event
-                head_end = len(raw) - len(conn.trailing_data[0])
-                if conn.they_are_waiting_for_100_continue:
-                    # RFC 9110 §10.1.1: the body is needed before the upstream is asked.
+                body_so_far = conn.trailing_data[0]
+                head_end = len(raw) - len(body_so_far)
+                if head_end > MAX_REQUEST_HEAD:
+                    # h11 bounds only a head still incomplete; one that arrived
+                    # whole in a single read is held to the same limit here.
+                    raise _refusal(h11.RemoteProtocolError("", error_status_hint=431), False)
+                self._check(request)
+                if conn.they_are_waiting_for_100_continue and not body_so_far:
+                    # RFC 9110 §10.1.1: the body is needed before the upstream is
+                    # asked. The upstream's own 100, if it sends one, is relayed too.
                     await client.stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
             elif isinstance(event, h11.EndOfMessage):
                 assert request is not None
@@ -481,12 +526,19 @@ class _Tap:
                 client.unread(leftover)
                 end = len(raw) - len(leftover)
                 head = rewrite_host(bytes(raw[:head_end]), self.target.host_header)
+                target = request.target.decode("latin-1")
+                if "://" in target:
+                    # RFC 9112 §3.2.2: absolute-form names a host, which an origin
+                    # server would use instead of Host. A reverse proxy has one
+                    # upstream: the target goes in origin-form, as nginx sends it.
+                    head = origin_form(head)
+                    target = _origin_target(target)
                 keep_alive = request.http_version == b"1.1" and not _has_close_token(
                     request.headers
                 )
                 return _Request(
                     method=request.method.decode("latin-1"),
-                    target=request.target.decode("latin-1"),
+                    target=target,
                     data=head + bytes(raw[head_end:end]),
                     keep_alive=keep_alive,
                 )
@@ -495,6 +547,47 @@ class _Tap:
             elif event is h11.PAUSED:  # not before EndOfMessage, but never loop on it
                 raise _Refused(400, "Bad Request", "chunkscope tap: cannot read this request")
             # h11.Data: the body is forwarded from ``raw``, exactly as sent
+
+    def _check(self, request: h11.Request) -> None:
+        """Refuse what h11 lets through but a proxy must not forward (raises :class:`_Refused`)."""
+        if request.method.upper() == b"CONNECT":
+            raise _Refused(
+                501,
+                "Not Implemented",
+                "chunkscope tap: CONNECT is not supported: the tap is a reverse proxy for "
+                f"{self.options.upstream}, not a forward proxy",
+            )
+        target = request.target
+        if not (
+            target.startswith(b"/")
+            or _ABSOLUTE_FORM.match(target)
+            or (target == b"*" and request.method.upper() == b"OPTIONS")
+        ):
+            # RFC 9112 §3.2: origin-form, absolute-form, or * for OPTIONS; the
+            # authority-form is CONNECT's alone.
+            raise _Refused(
+                400,
+                "Bad Request",
+                f"chunkscope tap: bad request: request target {target[:80]!r} is not "
+                "/path, http://host/path or * (RFC 9112 section 3.2)",
+            )
+        names = [name for name, _ in request.headers]
+        if b"transfer-encoding" in names and b"content-length" in names:
+            # RFC 9112 §6.1: such a message is how requests are smuggled past a
+            # proxy that frames it one way to an upstream that frames it the other.
+            raise _Refused(
+                400,
+                "Bad Request",
+                "chunkscope tap: bad request: both Content-Length and Transfer-Encoding "
+                "(RFC 9112 section 6.1)",
+            )
+        for name, value in request.headers:
+            if name == b"content-length" and int(value) > MAX_REQUEST_BODY:
+                raise _Refused(
+                    413,
+                    "Content Too Large",
+                    f"chunkscope tap: request larger than {MAX_REQUEST_BODY} bytes",
+                )
 
     async def _answer(self, client: _Client, status: int, phrase: str, reason: str) -> None:
         """Send a response of the tap's own (one line of text), then close the connection."""
@@ -508,9 +601,27 @@ class _Tap:
         with trio.move_on_after(REFUSE_TIMEOUT):
             try:
                 await client.stream.send_all(head + body)
+                await self._drain(client)
                 await end_connection(client.stream, mirror_close(CloseKind.FIN, self.info.tls))
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 pass
+
+    @staticmethod
+    async def _drain(client: _Client) -> None:
+        """Read and drop what the client still sends, for a short while, before closing.
+
+        RFC 9112 §9.6: closing with unread bytes makes the kernel send RST,
+        which can destroy the answer still in flight (a 431 to a client still
+        sending a huge head), so the tap half-closes and reads on first.
+        """
+        stream = client.stream
+        if isinstance(stream, trio.abc.HalfCloseableStream):
+            await stream.send_eof()
+        with trio.move_on_after(LINGER_TIMEOUT):
+            while client.left is None:
+                client.take()
+                await client.wait_for_data()
+        client.take()
 
     # -- one exchange ------------------------------------------------------------
 
@@ -534,11 +645,8 @@ class _Tap:
             path,
             when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
-        url = (
-            request.target
-            if "://" in request.target
-            else f"{target.scheme}://{target.host_header}{request.target}"
-        )
+        path_part = "" if request.target == "*" else request.target
+        url = f"{target.scheme}://{target.host_header}{path_part}"
         meta: dict[str, Any] = {
             "target": url,
             "method": request.method.upper(),
