@@ -53,7 +53,7 @@ import re
 import ssl
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
@@ -683,6 +683,8 @@ class _Tap:
             start = trio.current_time()
             recorder = Recorder(analyzer, writer, lambda: trio.current_time() - start)
             outcome, kind, detail = await self._relay(client, upstream, recorder, request)
+            if outcome == "upgraded":
+                outcome, kind, detail = await self._tunnel(client, upstream, recorder)
             if outcome == "complete":
                 # The client may send its next request now; how the upstream
                 # closes is recorded in the background.
@@ -757,6 +759,8 @@ class _Tap:
                         client._leave(f"sending to it failed ({exc})")
                         break
                     if analyzer.message_complete:
+                        if analyzer.head is not None and analyzer.head.get("status") == 101:
+                            return "upgraded", CloseKind.UNKNOWN, None
                         if self._reusable(analyzer, request):
                             return "complete", CloseKind.UNKNOWN, None
                         if grace == math.inf:
@@ -786,6 +790,86 @@ class _Tap:
             "client-left",
             CloseKind.INTERRUPTED,
             f"the client left: {client.left}{since}; the tap closed the upstream connection",
+        )
+
+    async def _tunnel(
+        self, client: _Client, upstream: trio.abc.Stream, recorder: Recorder
+    ) -> tuple[str, CloseKind, str | None]:
+        """After a relayed ``101 Switching Protocols``: bytes both ways, each recorded, until one side closes.
+
+        The upstream's bytes are recorded as received (after the 101 the
+        analyzer only counts them), the client's as sent. Returns ``ended``
+        with how the upstream's connection ended: on its own (mirrored to the
+        client), within a grace period after the client closed (the tap
+        half-closes it), or ``timeout`` after ``idle_timeout`` seconds
+        without a byte either way (the tap closes both).
+        """
+        idle = self.options.idle_timeout or math.inf
+        tls = self.target.tls
+        ended: list[tuple[CloseKind, str | None]] = []
+        client_closed = False
+        client.watch(None)
+
+        async with trio.open_nursery() as nursery:
+            scope = nursery.cancel_scope
+            scope.deadline = trio.current_time() + idle
+
+            async def from_upstream() -> None:
+                while True:
+                    try:
+                        data = await upstream.receive_some(RECEIVE_SIZE)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                        ended.append(classify_receive_error(exc))
+                        break
+                    if not data:
+                        ended.append((CloseKind.TLS_CLOSE_NOTIFY if tls else CloseKind.FIN, None))
+                        break
+                    if not client_closed:
+                        scope.deadline = trio.current_time() + idle
+                    recorder.received(data if type(data) is bytes else bytes(data))
+                    if client.left is not None:
+                        continue  # recorded until the upstream closes or the grace ends
+                    try:
+                        await client.stream.send_all(data)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                        client._leave(f"sending to it failed ({exc})")
+                scope.cancel()
+
+            async def from_client() -> None:
+                nonlocal client_closed
+                while True:
+                    await client.wait_for_data()
+                    if not client.buffer:
+                        break  # the client closed its connection
+                    data = client.take()
+                    scope.deadline = trio.current_time() + idle
+                    recorder.sent(data)
+                    try:
+                        await upstream.send_all(data)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        return  # from_upstream records how the upstream ended
+                client_closed = True
+                # The upstream gets a grace period to close after the client,
+                # so how it closes is observed rather than caused.
+                scope.deadline = min(scope.deadline, trio.current_time() + GRACE_AFTER_COMPLETE)
+                if isinstance(upstream, trio.abc.HalfCloseableStream):
+                    with suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                        await upstream.send_eof()
+
+            nursery.start_soon(from_upstream)
+            nursery.start_soon(from_client)
+        after = f"the client left the upgraded connection: {client.left}"
+        if ended:
+            kind, detail = ended[0]
+            if client_closed:
+                detail = f"{after}, then the upstream closed" + (f": {detail}" if detail else "")
+            return "ended", kind, detail
+        if client_closed:
+            return "ended", CloseKind.UNKNOWN, f"{after}; the tap closed the upstream connection"
+        return (
+            "ended",
+            CloseKind.TIMEOUT,
+            f"no byte either way for --idle-timeout {idle:g} s; the tap closed both connections",
         )
 
     @staticmethod

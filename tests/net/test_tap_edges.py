@@ -9,6 +9,7 @@ loads with a sensible report.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -715,6 +716,127 @@ async def _websocket_echo(stream: trio.SocketStream, buffer: bytearray, upstream
             await stream.send_all(_frame(8, payload[:2]))
             return  # the server closes the TCP connection first (RFC 6455 §7.1.1)
         await stream.send_all(_frame(opcode, b"echo: " + payload))
+
+
+async def test_aiohttp_websocket_through_the_tap_is_relayed_both_ways(tmp_path: Path) -> None:
+    import aiohttp
+
+    async def talk(url: str) -> list[str]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            out = []
+            for i in range(3):
+                await ws.send_str(f"message {i}")
+                out.append((await ws.receive(timeout=LIMIT)).data)
+            await ws.close()
+            return out
+
+    async with trio.open_nursery() as nursery:
+        upstream = await run_upstream(_websocket_accept, after="websocket")(nursery)
+        async with tapping(upstream.url, tmp_path) as tap:
+            echoed = await trio.to_thread.run_sync(
+                lambda: asyncio.run(asyncio.wait_for(talk(tap.info.root + "/ws"), LIMIT))
+            )
+            await tap.wait_idle()
+        nursery.cancel_scope.cancel()
+    assert echoed == [f"echo: message {i}" for i in range(3)]
+    exchange = tap.exchanges[0]
+    assert exchange.outcome == "complete, fin"  # the upstream closed first, as RFC 6455 says
+    capture = loaded(exchange.capture)
+    report = analyze_capture(capture.path)
+    assert (report.status, report.verdict.value) == (101, "complete")
+    head_end = capture.server_bytes.index(b"\r\n\r\n") + 4
+    assert report.extra_bytes == len(capture.server_bytes) - head_end  # the frames, recorded
+    assert capture.server_bytes[head_end:].count(b"echo: message") == 3
+    assert len(capture.request_bytes) > len(upstream.requests[0])  # the client's frames too
+
+
+@pytest.mark.parametrize("who_closes", ["upstream", "client"])
+async def test_an_upgraded_connection_is_a_tunnel_until_either_side_closes(
+    who_closes: str, tmp_path: Path
+) -> None:
+    request = (
+        b"GET /chat HTTP/1.1\r\nHost: tap.invalid\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    hello = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"  # "Hello", masked (RFC 6455 §5.7)
+    close = b"\x88\x82\x00\x00\x00\x00\x03\xe8"
+    accept = _websocket_accept(request)
+    async with trio.open_nursery() as nursery:
+        upstream = await run_upstream(_websocket_accept, after="websocket")(nursery)
+        async with tapping(upstream.url, tmp_path) as tap:
+            client = await connect(tap.info.port)
+            await client.send(request + hello)  # a frame in the same write as the request
+            echo = _frame(1, b"echo: Hello")
+            assert await client.read(len(accept) + len(echo)) == accept + echo
+            if who_closes == "upstream":
+                await client.send(close)
+                received, how = await client.read_to_end()
+                assert (received, how) == (_frame(8, b"\x03\xe8"), "fin")
+            else:
+                await client.stream.aclose()  # the tap half-closes the upstream, which closes
+            await tap.wait_idle()
+        nursery.cancel_scope.cancel()
+    assert upstream.eofs == (1 if who_closes == "client" else 0)
+    report = tap.exchanges[0].report
+    assert report is not None
+    assert report.close.kind.value == "fin"
+    if who_closes == "client":
+        assert report.close.detail is not None
+        assert report.close.detail.startswith("the client left the upgraded connection")
+    capture = loaded(tap.exchanges[0].capture)
+    head = forwarded(request, upstream.port)
+    assert upstream.requests == [head]
+    sent = capture.request_bytes  # the Sec-WebSocket-Key is masked, same length
+    assert sent[len(head) :] == hello + (close if who_closes == "upstream" else b"")
+    assert capture.server_bytes == accept + echo + (
+        _frame(8, b"\x03\xe8") if who_closes == "upstream" else b""
+    )
+
+
+async def test_an_upgraded_connection_through_a_tls_tap_ends_with_close_notify(
+    tmp_path: Path,
+) -> None:
+    request = (
+        b"GET /chat HTTP/1.1\r\nHost: tap.invalid\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    hello = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"
+    close = b"\x88\x82\x00\x00\x00\x00\x03\xe8"
+    async with trio.open_nursery() as nursery:
+        upstream = await run_upstream(_websocket_accept, after="websocket")(nursery)
+        async with tapping(upstream.url, tmp_path, tls=True) as tap:
+            assert tap.ssl_context is not None
+            tcp = await trio.open_tcp_stream("127.0.0.1", tap.info.port)
+            tls = trio.SSLStream(tcp, tap.ssl_context, server_hostname="127.0.0.1")
+            await tls.send_all(request + hello + close)
+            received = bytearray()
+            with trio.fail_after(LIMIT):
+                while data := await tls.receive_some(65536):  # b"": close_notify arrived
+                    received += data
+            await trio.aclose_forcefully(tls)
+            await tap.wait_idle()
+        nursery.cancel_scope.cancel()
+    expected = _websocket_accept(request) + _frame(1, b"echo: Hello") + _frame(8, b"\x03\xe8")
+    assert bytes(received) == expected
+    assert tap.exchanges[0].outcome == "complete, fin"
+
+
+async def test_a_silent_tunnel_ends_at_the_idle_timeout(tmp_path: Path) -> None:
+    request = GET.replace(b"\r\n\r\n", b"\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n") % b"/x"
+    switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n"
+    async with trio.open_nursery() as nursery:
+        upstream = await run_upstream(lambda _: switch)(nursery)
+        async with tapping(upstream.url, tmp_path, idle_timeout=0.5) as tap:
+            client = await connect(tap.info.port)
+            await client.send(request)
+            received, how = await client.read_to_end()
+            await tap.wait_idle()
+        nursery.cancel_scope.cancel()
+    assert (received, how) == (switch, "fin")
+    report = tap.exchanges[0].report
+    assert report is not None
+    assert report.close.kind.value == "timeout"
+    assert report.verdict.value == "complete"
 
 
 async def test_curl_through_the_tap_as_a_forward_proxy_tunnel_gets_the_501(tmp_path: Path) -> None:
