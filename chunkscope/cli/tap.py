@@ -175,7 +175,7 @@ def describe_exchange(exchange: Any) -> str:
 
 
 def summary_table(info: Any) -> str:
-    """The exchanges counted by outcome, most frequent first."""
+    """The exchanges counted by outcome, most frequent first; then the requests the tap refused."""
     total = sum(info.outcomes.values())
     lines = [
         f"chunkscope tap: {total} exchange{'s' if total != 1 else ''}, captures in {info.directory}"
@@ -184,6 +184,15 @@ def summary_table(info: Any) -> str:
         lines.append(f"  {'count':>5}  outcome")
         for outcome, count in sorted(info.outcomes.items(), key=lambda item: (-item[1], item[0])):
             lines.append(f"  {count:>5}  {outcome}")
+    refused = getattr(info, "refused", None) or {}
+    if refused:
+        total_refused = sum(refused.values())
+        lines.append(
+            f"chunkscope tap: {total_refused} request{'s' if total_refused != 1 else ''} "
+            "refused by the tap (not forwarded, no capture)"
+        )
+        for status, count in sorted(refused.items(), key=lambda item: (-item[1], item[0])):
+            lines.append(f"  {count:>5}  {status}")
     return "\n".join(lines) + "\n"
 
 

@@ -179,7 +179,12 @@ class Exchange:
 
 @dataclass
 class TapInfo:
-    """Where a running tap listens and what it has done so far."""
+    """Where a running tap listens and what it has done so far.
+
+    ``outcomes`` counts the exchanges by :attr:`Exchange.outcome`;
+    ``refused`` the requests the tap answered itself without forwarding
+    them (no capture), by status line, e.g. ``"501 Not Implemented"``.
+    """
 
     host: str
     port: int
@@ -191,6 +196,7 @@ class TapInfo:
     in_flight: int = 0
     exchanges: deque[Exchange] = field(default_factory=lambda: deque(maxlen=KEPT_EXCHANGES))
     outcomes: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)  # "431 Request Header Fields Too Large"
     idle: trio.Event = field(default_factory=trio.Event)
 
     @property
@@ -456,6 +462,7 @@ class _Tap:
                     try:
                         request = await self._read_request(client)
                     except _Refused as refused:
+                        self.info.refused[f"{refused.status} {refused.phrase}"] += 1
                         await self._answer(client, refused.status, refused.phrase, refused.reason)
                         break
                     if request is None or not await self._exchange(client, request):

@@ -26,6 +26,7 @@ import requests
 import trio
 
 from chunkscope import analyze_capture, load_capture
+from chunkscope.cli.tap import summary_table
 from chunkscope.net.tap import MAX_REQUEST_BODY, origin_form
 from chunkscope.testing import Response, serving, sse_event, tapping
 
@@ -621,6 +622,11 @@ async def test_requests_a_proxy_must_not_forward_are_refused_with_one_line(
     assert how == "fin"  # not a reset, even when the client was still sending
     assert upstream.requests == []
     assert tap.exchanges == []
+    assert tap.info.refused == {status.decode(): 1}
+    assert summary_table(tap.info).endswith(
+        "chunkscope tap: 1 request refused by the tap (not forwarded, no capture)\n"
+        f"      1  {status.decode()}\n"
+    )
 
 
 # -- closing clients ------------------------------------------------------------------------------
