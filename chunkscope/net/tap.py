@@ -41,6 +41,45 @@ closed and the capture's end record says the client left (close kind
 ``interrupted``). An upstream that cannot be reached gets the client a
 ``502`` with a one-line reason, and the capture records why.
 
+HTTP/1.1 edges, decided as a reverse proxy in front of one upstream:
+
+- Requests are read one at a time, so pipelined requests are forwarded
+  and answered in order; after a response that ends the connection, the
+  ones behind it are not forwarded (the client retries them).
+- A response without a body (HEAD, 204, 304) and interim 1xx responses
+  (103, 100) are relayed as they come; the connection stays open after
+  the final response. ``Expect: 100-continue``: the tap needs the body
+  before it dials, so it answers ``100 Continue`` itself unless the body
+  came with the head; an upstream's own 100 is relayed too (clients must
+  accept several 1xx, RFC 9110 §15.2).
+- ``101 Switching Protocols`` (``Upgrade: websocket``, ``h2c``) makes the
+  connection a tunnel: bytes both ways, each recorded (the client's as
+  sent, the upstream's as received), until either side closes; a client
+  close half-closes the upstream and its own close is recorded within a
+  grace period; ``idle_timeout`` without a byte either way closes both.
+- Refused, with a one-line reason and no capture (counted in
+  :attr:`TapInfo.refused`): ``CONNECT`` (501: the tap is not a forward
+  proxy), ``Content-Length`` with ``Transfer-Encoding`` (400, request
+  smuggling, RFC 9112 §6.1), differing ``Content-Length`` values or more
+  than one ``Host`` (400), a transfer coding other than chunked (501), a
+  head over 64 KiB (431), a body over 256 MiB (413, before any 100), a
+  target that is not ``/path``, absolute-form or ``OPTIONS *`` (400), and
+  anything h11 cannot parse (400). The tap half-closes and reads on for up
+  to 2 s before it closes, so a client still sending gets the answer, not
+  a reset.
+- An absolute-form target (``GET http://host/path``, as a client sends
+  to what it takes for a forward proxy) goes upstream in origin-form
+  (``/path``), as nginx sends it: the upstream is the tap's, whatever the
+  target names.
+- Bytes after a complete response are relayed if they came in the same
+  read (and the connection then ends as the upstream ends it); later ones
+  are recorded but never relayed, since the connection now carries the
+  client's next exchange. Each request has an upstream connection of its
+  own, so an upstream that closes after a kept-alive response costs the
+  next request nothing.
+- A client that half-closes after its request counts as leaving (as with
+  nginx's default ``proxy_ignore_client_abort off``).
+
 This module only moves and timestamps bytes; what they mean is the
 analyzer's.
 """
