@@ -14,7 +14,7 @@ import base64
 import hashlib
 import os
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from chunkscope.testing import Response, serving, sse_event, tapping
 
 LIMIT = 20.0  # seconds any one wait may take before the test fails (never an asserted time)
 
-Answer = Callable[[bytes], "bytes | list[bytes]"]
+Answer = Callable[[bytes], "bytes | Sequence[bytes | trio.Event]"]
 
 
 @dataclass
@@ -108,6 +108,9 @@ async def plain_upstream(
                     upstream.requests.append(request)
                     reply = answer(request)
                     for i, piece in enumerate([reply] if isinstance(reply, bytes) else reply):
+                        if isinstance(piece, trio.Event):
+                            await piece.wait()  # the test says when
+                            continue
                         if i:
                             await trio.sleep(0.2)
                         await stream.send_all(piece)
@@ -957,8 +960,11 @@ async def test_extra_bytes_in_the_same_read_are_relayed_and_end_the_connection(
 async def test_extra_bytes_in_a_later_read_are_recorded_but_never_reach_the_next_exchange(
     tmp_path: Path,
 ) -> None:
-    def answer(request: bytes) -> list[bytes]:
-        return [echo_path(request), b"LATE-GARBAGE"]
+    read = {b"/a": trio.Event(), b"/b": trio.Event()}  # set once the client has the response
+
+    def answer(request: bytes) -> list[bytes | trio.Event]:
+        path = request.split(b" ")[1]
+        return [echo_path(request), read[path], b"LATE-GARBAGE"]
 
     async with trio.open_nursery() as nursery:
         upstream = await run_upstream(answer)(nursery)
@@ -968,13 +974,14 @@ async def test_extra_bytes_in_a_later_read_are_recorded_but_never_reach_the_next
                 await client.send(GET % path)
                 expected = echo_path(GET % path)
                 assert await client.read(len(expected)) == expected
+                read[path].set()  # the garbage comes in a read of its own, after the response
             await client.stream.aclose()
             await tap.wait_idle()
         nursery.cancel_scope.cancel()
     assert tap.info.connections == 1
     for exchange in tap.exchanges:
         capture = loaded(exchange.capture)
-        assert capture.server_bytes == b"".join(answer(GET % exchange.target.encode()))
+        assert capture.server_bytes == echo_path(GET % exchange.target.encode()) + b"LATE-GARBAGE"
         assert analyze_capture(capture.path).extra_bytes == len(b"LATE-GARBAGE")
 
 
