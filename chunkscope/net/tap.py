@@ -63,7 +63,9 @@ HTTP/1.1 edges, decided as a reverse proxy in front of one upstream:
   smuggling, RFC 9112 §6.1), differing ``Content-Length`` values or more
   than one ``Host`` (400), a transfer coding other than chunked (501), a
   head over 64 KiB (431), a body over 256 MiB (413, before any 100), a
-  target that is not ``/path``, absolute-form or ``OPTIONS *`` (400), and
+  target that is not ``/path``, absolute-form or ``OPTIONS *`` (400), a
+  head with a bare LF line end or an obs-fold line (400: h11 reads them
+  leniently, an upstream may not, and the head goes upstream as sent), and
   anything h11 cannot parse (400). The tap half-closes and reads on for up
   to 2 s before it closes, so a client still sending gets the answer, not
   a reset.
@@ -349,6 +351,32 @@ def _refusal(exc: h11.RemoteProtocolError, in_body: bool) -> _Refused:
     return _Refused(400, "Bad Request", f"chunkscope tap: bad request: {exc}")
 
 
+def _check_lines(head: bytes) -> None:
+    """Refuse a head h11 reads leniently but an upstream may read otherwise (raises :class:`_Refused`).
+
+    The head goes upstream as sent, so where h11 is lenient the tap and the
+    upstream could frame the request differently: a bare LF line end (RFC
+    9112 §2.2) or an obs-fold continuation line (§5.2), which h11 joins to
+    the field before it (``Content-Length:`` + ``\r\n 5``).
+    """
+    if head.count(b"\n") != head.count(b"\r\n"):
+        at = next(i for i in range(len(head)) if head[i] == 10 and (i == 0 or head[i - 1] != 13))
+        raise _Refused(
+            400,
+            "Bad Request",
+            f"chunkscope tap: bad request: a line of the head ends in a bare LF at byte {at}; "
+            "HTTP/1.1 wants CRLF (RFC 9112 section 2.2)",
+        )
+    fold = re.search(rb"\r\n[ \t]", head[: len(head) - 2])
+    if fold is not None:
+        raise _Refused(
+            400,
+            "Bad Request",
+            f"chunkscope tap: bad request: obs-fold (a header line starting with a space or tab) "
+            f"at byte {fold.start() + 2} (RFC 9112 section 5.2)",
+        )
+
+
 def mirror_close(kind: CloseKind, downstream_tls: bool) -> str:
     """The server-side ending (a :func:`~chunkscope.net.server.end_connection` name) that shows the client ``kind``."""
     if kind is CloseKind.RESET:
@@ -562,6 +590,7 @@ class _Tap:
                     # whole in a single read is held to the same limit here.
                     raise _refusal(h11.RemoteProtocolError("", error_status_hint=431), False)
                 self._check(request)
+                _check_lines(bytes(raw[:head_end]))
                 if conn.they_are_waiting_for_100_continue and not body_so_far:
                     # RFC 9110 §10.1.1: the body is needed before the upstream is
                     # asked. The upstream's own 100, if it sends one, is relayed too.

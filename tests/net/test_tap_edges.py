@@ -564,6 +564,24 @@ REFUSED = [
         b"request target b'*'",
     ),
     (
+        "obs-fold",
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n 5\r\n\r\nhello",
+        b"400 Bad Request",
+        b"obs-fold (a header line starting with a space or tab) at byte 43",
+    ),
+    (
+        "bare-lf",
+        b"POST / HTTP/1.1\r\nHost: a\nContent-Length: 5\r\n\r\nhello",
+        b"400 Bad Request",
+        b"a line of the head ends in a bare LF at byte 24",
+    ),
+    (
+        "all-bare-lf",
+        b"GET / HTTP/1.1\nHost: a\n\n",
+        b"400 Bad Request",
+        b"bare LF at byte 14",
+    ),
+    (
         "connect",
         b"CONNECT api.example:443 HTTP/1.1\r\nHost: api.example:443\r\n\r\n",
         b"501 Not Implemented",
