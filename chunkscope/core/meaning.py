@@ -109,7 +109,12 @@ def _http(report: Report) -> str:
             )
         else:
             text = "The response is complete: nothing is missing at the HTTP level."
-        if report.extra_bytes:
+        if report.extra_bytes and report.status == 101:
+            text += (
+                f" {report.extra_bytes} bytes of the switched-to protocol followed the 101 "
+                "(not HTTP: not analysed)."
+            )
+        elif report.extra_bytes:
             text += f" {report.extra_bytes} bytes followed the end of the response and are not part of it."
         return text
     if v is Verdict.NO_RESPONSE:

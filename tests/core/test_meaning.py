@@ -149,3 +149,18 @@ def test_timeout_never_says_the_peer_closed() -> None:
     text = " ".join(explain(a.close(CloseKind.TIMEOUT, 60.5, "no byte for --idle-timeout 60 s")))
     assert "The peer had not closed" in text
     assert "closed the" not in text
+
+
+def test_bytes_after_a_101_are_the_switched_to_protocol_not_stray_bytes() -> None:
+    analyzer = Analyzer()
+    analyzer.feed(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        b"\x81\x05hello",
+        0.0,
+    )
+    report = analyzer.close(CloseKind.FIN, 1.0)
+    assert report.status == 101
+    assert report.extra_bytes == 7
+    text = " ".join(explain(report))
+    assert "7 bytes of the switched-to protocol followed the 101" in text
+    assert "not part of it" not in text
