@@ -13,7 +13,7 @@ from ..core.preamble import find_connect_preamble
 from ..core.report import CloseKind, Report
 from ..formats.analysis import analyze_capture
 from .main import add_report_options, report_exit_code
-from .options import count, http_token, size
+from .options import count, http_token, path, size
 from .render import render_text
 
 __all__ = ["add_parser", "run"]
@@ -68,6 +68,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--html",
+        type=path,
         metavar="OUT.html",
         help="also write a self-contained HTML report with a timeline (no network needed to view it)",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from typing import Any, TextIO
 
@@ -14,7 +15,7 @@ from ..core.errors import UsageError
 from ..core.report import ChunkHeader
 from ..net.client import CaptureOptions, run_capture
 from .main import add_report_options, report_exit_code
-from .options import http_token, seconds
+from .options import http_token, path, seconds, url
 from .render import render_text
 
 __all__ = ["add_parser", "run"]
@@ -37,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
 
 def add_request_options(p: argparse.ArgumentParser) -> None:
     """URL and the request options ``capture`` shares with ``probe`` (read by :func:`build_options`)."""
-    p.add_argument("url", metavar="URL", help="http:// or https:// URL")
+    p.add_argument("url", metavar="URL", type=url, help="http:// or https:// URL")
     p.add_argument(
         "-X",
         "--request",
@@ -61,7 +62,9 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
     body.add_argument(
         "--json-body", metavar="JSON", help="JSON request body; sets Content-Type: application/json"
     )
-    p.add_argument("--cacert", metavar="PEM", help="trust this CA bundle instead of the system's")
+    p.add_argument(
+        "--cacert", type=path, metavar="PEM", help="trust this CA bundle instead of the system's"
+    )
     p.add_argument(
         "-k", "--insecure", action="store_true", help="skip TLS certificate verification (warns)"
     )
@@ -121,6 +124,7 @@ def _add_capture_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-o",
         "--output",
+        type=path,
         metavar="FILE",
         help="save the capture (format v1) to FILE; '-' writes it to stdout (the report goes "
         "to stderr)",
@@ -145,6 +149,7 @@ def _add_capture_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--html",
+        type=path,
         metavar="OUT.html",
         help="also write a self-contained HTML report with a timeline",
     )
@@ -172,20 +177,35 @@ def _headers(values: list[str]) -> list[tuple[str, str]]:
         name, sep, rest = value.partition(":")
         if not sep or not name.strip():
             raise UsageError(f"-H wants 'Name: value', got {value!r}")
+        if not value.isascii():
+            # the request head is sent as ASCII (RFC 9110 §5.5: other octets are obs-text)
+            raise UsageError(f"-H {value!r}: header names and values must be ASCII")
         out.append((name.strip(), rest.strip()))
     return out
+
+
+_HOST = r"(?:\[[0-9A-Fa-f:.%\w]+\]|[^\s:\[\]]+)"
+_HOST_PORT = re.compile(rf"({_HOST}):([0-9]+)")
+_CURL_CONNECT_TO = re.compile(rf"(?:{_HOST})?:[0-9]*:({_HOST}:[0-9]+)")
 
 
 def _connect_to(value: str | None) -> str | None:
     if value is None:
         return None
-    parts = value.split(":")
-    if len(parts) == 4:  # curl's HOST1:PORT1:HOST2:PORT2 form
-        value = f"{parts[2]}:{parts[3]}"
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
-        raise UsageError(f"--connect-to wants HOST:PORT with a port 1-65535, got {value!r}")
+    # curl's HOST1:PORT1:HOST2:PORT2 form, or HOST:PORT; an IPv6 host is bracketed ([::1]:8443)
+    match = _CURL_CONNECT_TO.fullmatch(value)
+    given = value
+    if match:
+        value = match.group(1)
+    match = _HOST_PORT.fullmatch(value)
+    if not match or not 0 < int(match.group(2)) <= 65535:
+        raise UsageError(f"--connect-to wants HOST:PORT with a port 1-65535, got {given!r}")
     return value
+
+
+def _no_constant(name: str) -> Any:
+    # json.loads takes NaN, Infinity and -Infinity, which RFC 8259 JSON does not have
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
 
 
 def build_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -197,7 +217,7 @@ def build_options(args: argparse.Namespace) -> dict[str, Any]:
             headers.append(("Content-Type", "application/x-www-form-urlencoded"))
     elif args.json_body is not None:
         try:
-            json.loads(args.json_body)
+            json.loads(args.json_body, parse_constant=_no_constant)
         except ValueError as exc:
             raise UsageError(f"--json-body is not valid JSON: {exc}") from None
         body = args.json_body.encode("utf-8")

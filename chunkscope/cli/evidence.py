@@ -30,6 +30,7 @@ from ..core.hints import sse_outcome
 from ..core.meaning import explain
 from ..core.report import Report, Verdict
 from .main import add_report_options
+from .options import path
 from .render import escape_bytes, hexdump
 
 __all__ = ["add_parser", "run", "scrub_bytes", "scrub_text"]
@@ -102,6 +103,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "-o",
         "--output",
+        type=path,
         metavar="DIR|FILE.zip",
         help="folder to create, or a .zip file (default: FILE-evidence/ next to FILE)",
     )

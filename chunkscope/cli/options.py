@@ -15,6 +15,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 __all__ = [
     "MAX_DELAY",
@@ -24,10 +25,12 @@ __all__ = [
     "host",
     "http_token",
     "nonempty",
+    "path",
     "port",
     "positive_count",
     "seconds",
     "size",
+    "url",
 ]
 
 # The longest a replay server waits at one point (a recorded gap, --stall,
@@ -126,6 +129,10 @@ def http_token(text: str) -> str:
     return text
 
 
+# RFC 1123 §2.1: a label is 1-63 letters, digits and hyphens, not starting or ending with one
+_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
 def host(text: str) -> str:
     """An address to listen on: an IP address or a host name (dotted digits must be an IPv4 address)."""
     nonempty(text)
@@ -135,6 +142,28 @@ def host(text: str) -> str:
             ipaddress.ip_address(bare)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
-    elif not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", bare):
+    elif len(bare) > 253 or not all(_LABEL.fullmatch(label) for label in bare.split(".")):
+        # (the resolver's IDNA codec raises UnicodeError on an empty or 64-byte label)
         raise argparse.ArgumentTypeError(f"{text!r} is not a host name or IP address")
     return bare
+
+
+def path(text: str) -> str:
+    """A file or folder name: not empty (an empty name would silently mean "none")."""
+    if not text:
+        raise argparse.ArgumentTypeError("cannot be empty (a file or folder name)")
+    return text
+
+
+def url(text: str) -> str:
+    """A URL that :func:`urllib.parse.urlsplit` can take apart (scheme and host are checked later).
+
+    ``urlsplit`` raises ``ValueError`` on an unclosed IPv6 bracket (``http://[::1``) or a
+    port that is not a number; both are usage errors, said here, once.
+    """
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid URL: {exc}") from None
+    return text

@@ -15,7 +15,7 @@ from ..net.client import CaptureOptions
 from ..net.probe import KEEP_CHOICES, STOP_GRACE, Probe, ProbeOptions, ProbeProgress
 from .capture import add_request_options, build_options
 from .main import EXIT_CONNECT
-from .options import seconds
+from .options import path, seconds
 from .summarize import render_summary
 
 __all__ = ["add_parser", "run"]
@@ -77,6 +77,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--dir",
         dest="directory",
+        type=path,
         metavar="DIR",
         help="save each stream's capture in DIR (stream-0001.capture ...)",
     )

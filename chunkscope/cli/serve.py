@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
 from .main import interrupt_name, interrupted_exit_code, single_error
-from .options import MAX_DELAY, delay, factor, host, nonempty, port, positive_count
+from .options import MAX_DELAY, delay, factor, host, nonempty, path, port, positive_count
 
 if TYPE_CHECKING:
     from ..net.throwaway_ca import TlsPair
@@ -42,10 +42,13 @@ def add_parser(subparsers: Any) -> None:
         "--tls", action="store_true", help="serve TLS with a throwaway CA (see --ca-out)"
     )
     p.add_argument(
-        "--ca-out", metavar="PEM", help="with --tls: write the throwaway CA certificate here"
+        "--ca-out",
+        type=path,
+        metavar="PEM",
+        help="with --tls: write the throwaway CA certificate here",
     )
-    p.add_argument("--cert", metavar="PEM", help="serve TLS with this certificate chain")
-    p.add_argument("--key", metavar="PEM", help="private key for --cert")
+    p.add_argument("--cert", type=path, metavar="PEM", help="serve TLS with this certificate chain")
+    p.add_argument("--key", type=path, metavar="PEM", help="private key for --cert")
     p.add_argument(
         "--speed",
         type=factor,
@@ -103,6 +106,7 @@ def add_parser(subparsers: Any) -> None:
     d.add_argument(
         "-o",
         "--output",
+        type=path,
         metavar="FILE",
         help="also save the live capture to FILE ('-': to stdout, the report to stderr)",
     )

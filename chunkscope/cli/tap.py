@@ -16,7 +16,8 @@ from typing import Any
 from ..core.errors import UsageError
 from .capture import _connect_to
 from .main import single_error
-from .options import seconds
+from .options import host as valid_host
+from .options import path, seconds, url
 
 __all__ = ["add_parser", "describe_exchange", "run", "summary_table"]
 
@@ -37,7 +38,10 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     p.add_argument(
-        "upstream", metavar="UPSTREAM_URL", help="http(s)://host[:port][/prefix], e.g. .../v1"
+        "upstream",
+        metavar="UPSTREAM_URL",
+        type=url,
+        help="http(s)://host[:port][/prefix], e.g. .../v1",
     )
     p.add_argument(
         "--listen",
@@ -48,10 +52,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--dir",
         default="chunkscope-captures",
+        type=path,
         metavar="DIR",
         help="folder for the capture files, one per exchange (default ./chunkscope-captures)",
     )
-    p.add_argument("--cacert", metavar="PEM", help="trust this CA bundle for the upstream")
+    p.add_argument(
+        "--cacert", type=path, metavar="PEM", help="trust this CA bundle for the upstream"
+    )
     p.add_argument(
         "-k",
         "--insecure",
@@ -96,9 +103,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--tls", action="store_true", help="speak TLS to clients, with a throwaway CA (--ca-out)"
     )
-    p.add_argument("--ca-out", metavar="PEM", help="with --tls: write the throwaway CA here")
-    p.add_argument("--cert", metavar="PEM", help="speak TLS to clients with this certificate chain")
-    p.add_argument("--key", metavar="PEM", help="private key for --cert")
+    p.add_argument(
+        "--ca-out", type=path, metavar="PEM", help="with --tls: write the throwaway CA here"
+    )
+    p.add_argument(
+        "--cert", type=path, metavar="PEM", help="speak TLS to clients with this certificate chain"
+    )
+    p.add_argument("--key", type=path, metavar="PEM", help="private key for --cert")
     p.set_defaults(func=run, command=[])
     _split_at_double_dash(p)
 
@@ -129,6 +140,10 @@ def _listen(value: str) -> tuple[str, int]:
     host = host.strip("[]") or "127.0.0.1"
     if not port.isdigit() or int(port) > 65535:
         raise UsageError(f"--listen wants HOST:PORT, got {value!r}")
+    try:
+        valid_host(host)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--listen wants HOST:PORT: {exc}") from None
     return host, int(port)
 
 
