@@ -9,8 +9,9 @@ import sys
 from typing import IO, Any
 
 from ..core.errors import CaptureFileError, UsageError
+from .options import path
 
-__all__ = ["add_parser", "captures_in", "run"]
+__all__ = ["add_parser", "captures_in", "display_name", "run"]
 
 
 def add_parser(subparsers: Any) -> None:
@@ -26,8 +27,12 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     p.add_argument("source", metavar="FILE|DIR", help="a capture file, or a directory of *.capture")
-    p.add_argument("--har", metavar="OUT.har", help="write a HAR 1.2 archive ('-' for stdout)")
-    p.add_argument("--pcapng", metavar="OUT.pcapng", help="write a pcapng file ('-' for stdout)")
+    p.add_argument(
+        "--har", type=path, metavar="OUT.har", help="write a HAR 1.2 archive ('-' for stdout)"
+    )
+    p.add_argument(
+        "--pcapng", type=path, metavar="OUT.pcapng", help="write a pcapng file ('-' for stdout)"
+    )
     p.add_argument(
         "--terminal-event",
         action="append",
@@ -77,24 +82,34 @@ def _writable(path: str) -> None:
 
 
 def _write(path: str, binary: bool, fill: Any) -> None:
-    """Write to ``path`` through a temporary file renamed at the end (or to stdout)."""
+    """Write to ``path`` through a temporary file renamed at the end (or to stdout).
+
+    Only a regular file (or a new name) is replaced that way: renaming over a device, a FIFO
+    or a symlink such as ``/dev/stdout`` would replace the node itself (as root, even
+    ``/dev/full``) and say the output was written. Those are written in place, so a full
+    device is an error. Any failure is one line naming ``path`` (exit 2).
+    """
     if path == "-":
         stream: IO[Any] = sys.stdout.buffer if binary else sys.stdout
         fill(stream)
         stream.flush()
         return
-    tmp = f"{path}.tmp{os.getpid()}"
+    in_place = os.path.lexists(path) and (os.path.islink(path) or not os.path.isfile(path))
+    target = path if in_place else f"{path}.tmp{os.getpid()}"
     try:
-        with open(tmp, "wb") as f:
+        with open(target, "wb") as f:
             if binary:
                 fill(f)
             else:
-                with io.TextIOWrapper(f, encoding="utf-8") as text:
+                with io.TextIOWrapper(f, encoding="utf-8", errors="surrogateescape") as text:
                     fill(text)
-        os.replace(tmp, path)
+        if not in_place:
+            os.replace(target, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if not in_place and os.path.lexists(target):
+            os.unlink(target)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,6 +145,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def display_name(name: str) -> str:
+    """``name`` as text that encodes: a non-UTF-8 file name's bytes become U+FFFD."""
+    return os.fsencode(name).decode("utf-8", "replace")
+
+
 def check_html_target(output: str, source: str | None) -> None:
     """Refuse, before any work, an HTML output that cannot be written or re-read input."""
     if output == "-":
@@ -143,15 +163,19 @@ def write_html(
     report: Any, source: str, output: str, *, raw: bool, args: argparse.Namespace
 ) -> None:
     """The HTML report of ``report`` (from ``source``) to ``output``, with a note on stderr."""
-    from ..formats.html import write_html_report
+    # formats.html.write_html_report renames a temporary file over ``output``; the CLI
+    # renders the page itself and writes it with _write, which never replaces a device
+    # or symlink, and says so when the disk is full.
+    from ..formats.html import render_html
+    from ..formats.timeline import collect_timeline
 
-    write_html_report(
-        report,
+    timeline = collect_timeline(
         source,
-        output,
         raw=raw,
         method=getattr(args, "method", None) or "GET",
         terminal_events=getattr(args, "terminal_event", ()),
         max_chunks_kept=getattr(args, "max_chunks_kept", 100_000),
     )
+    page = render_html(report, timeline, source=display_name(source))
+    _write(output, False, lambda f: f.write(page))
     print(f"chunkscope: HTML report written to {output}", file=sys.stderr)
