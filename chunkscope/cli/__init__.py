@@ -2,3 +2,42 @@
 
 May import every layer below it (``core``, ``formats``, ``net``); nothing below imports it.
 """
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+
+# Start-up: a Ctrl-C or SIGTERM that arrives while the ``chunkscope`` command is still
+# importing its modules (trio alone takes a few hundred milliseconds on a loaded machine)
+# would be a KeyboardInterrupt traceback or a silent death by SIGTERM. Nothing has been
+# opened or written yet, so the command stops at once with its one line and its code;
+# ``main()`` hands both signals to the command's own handling once it runs. This package is
+# imported by ``import chunkscope`` too: the handlers are set only when this process is the
+# ``chunkscope`` command itself (the console script or ``python -m chunkscope``).
+
+
+def _is_the_command() -> bool:
+    argv: list[str] = list(getattr(sys, "orig_argv", ()))
+    for i, word in enumerate(argv[1:], 1):
+        if word == "-m":
+            return argv[i + 1 : i + 2] == ["chunkscope"]
+        if not word.startswith("-"):
+            return os.path.basename(word) == "chunkscope"
+        if word in ("-c", "-"):
+            return False
+    return False
+
+
+def _stopped_while_starting(signum: int, frame: FrameType | None) -> None:
+    name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+    os.write(2, f"chunkscope: error: interrupted ({name}) while starting\n".encode())
+    os._exit(128 + signum)
+
+
+STARTUP_HANDLER = _stopped_while_starting
+if _is_the_command():
+    signal.signal(signal.SIGINT, _stopped_while_starting)
+    signal.signal(signal.SIGTERM, _stopped_while_starting)

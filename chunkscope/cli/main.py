@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import os
 import signal
 import sys
@@ -26,6 +27,7 @@ from types import FrameType
 from typing import Any
 
 from ..core.errors import CaptureFileError, ChunkscopeError, TransportError, UsageError
+from . import STARTUP_HANDLER
 from .process import tune_for_streams
 
 if sys.version_info < (3, 11):  # pragma: no cover - trio depends on the backport there
@@ -160,12 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if argv is None:
         tune_for_streams()
-        if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-            # A shell starts `chunkscope serve ... &` with SIGINT ignored; trio
-            # (and so Ctrl-C, `kill -INT` and SIGTERM, which follows SIGINT's
-            # path) only takes over a default handler. The command owns its
-            # process: SIGINT stops it, wherever it was started.
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        for stream in (sys.stdout, sys.stderr):
+            # A file name that is not UTF-8 (its bytes kept as surrogates) is printed back
+            # as those bytes, as ls and curl do, rather than failing the command.
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(errors="surrogateescape")
+    if argv is None or signal.getsignal(signal.SIGINT) is STARTUP_HANDLER:
+        # Start-up's handler (cli/__init__.py) stops the process at once; from here the
+        # command stops itself. A shell also starts `chunkscope serve ... &` with SIGINT
+        # ignored; trio (and so Ctrl-C, `kill -INT` and SIGTERM, which follows SIGINT's
+        # path) only takes over a default handler. The command owns its process: SIGINT
+        # stops it, wherever it was started.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     with _signals_stop_the_command():
         return _run_command(args)
 
