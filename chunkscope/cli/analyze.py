@@ -12,7 +12,7 @@ from ..core.errors import CaptureFileError, UsageError
 from ..core.preamble import find_connect_preamble
 from ..core.report import CloseKind, Report
 from ..formats.analysis import analyze_capture
-from .main import add_report_options, report_exit_code
+from .main import add_report_options, quiet_stdout, report_exit_code
 from .options import count, http_token, path, size
 from .render import render_text
 
@@ -77,6 +77,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def analyze_raw_file(path: str, args: argparse.Namespace) -> Report:
+    try:
+        return _analyze_raw_file(path, args)
+    except OSError as exc:  # a read error says which file (an EIO names none)
+        raise CaptureFileError(path, None, exc.strerror or str(exc)) from None
+
+
+def _analyze_raw_file(path: str, args: argparse.Namespace) -> Report:
     stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     with stream:
         data = stream.read(_READ_SIZE)
@@ -187,9 +194,14 @@ def run(args: argparse.Namespace) -> int:
         from .export import write_html
 
         write_html(report, args.file, args.html, raw=raw, args=args)
-    if args.json:
-        sys.stdout.write(report.to_json() + "\n")
-    else:
-        sys.stdout.write(render_text(report, chunks=args.chunks))
-    sys.stdout.flush()
-    return report_exit_code(report, args)
+    code = report_exit_code(report, args)
+    try:
+        if args.json:
+            sys.stdout.write(report.to_json() + "\n")
+        else:
+            sys.stdout.write(render_text(report, chunks=args.chunks))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `analyze F | head -1`: the reader left; the verdict is known, so is the exit code
+        quiet_stdout()
+    return code

@@ -29,7 +29,7 @@ from ..core.errors import UsageError
 from ..core.hints import sse_outcome
 from ..core.meaning import explain
 from ..core.report import Report, Verdict
-from .main import add_report_options
+from .main import add_report_options, report_exit_code
 from .options import path
 from .render import escape_bytes, hexdump
 
@@ -118,6 +118,14 @@ def _load(args: argparse.Namespace) -> tuple[Report, bytes, bool]:
 
     path = args.file
     raw = args.raw or _looks_raw(path)
+    if not raw and os.path.isfile(path) and os.path.getsize(path) == 0:
+        from ..core.errors import CaptureFileError
+
+        raise CaptureFileError(
+            path,
+            None,
+            "the file is empty (not a capture file); if the server sent nothing, say --raw",
+        )
     if raw:
         args.method, args.close = "GET", "unknown"
         args.max_chunks_kept, args.max_chunk_size = 100_000, 2**62
@@ -140,7 +148,9 @@ def _load(args: argparse.Namespace) -> tuple[Report, bytes, bool]:
         if raw:
             report = analyze_raw_file(scrubbed, args)
         else:
-            report = analyze_capture(scrubbed, terminal_events=args.terminal_event)
+            report = analyze_capture(
+                scrubbed, terminal_events=args.terminal_event, profile=args.profile
+            )
     return report, data, raw
 
 
@@ -299,7 +309,9 @@ def _html_report(report: Report, bundle_bytes: bytes, capture_name: str, raw: bo
 def run(args: argparse.Namespace) -> int:
     report, bundle_bytes, raw = _load(args)
     source = Path(args.file)
-    capture_name = source.name if source.name not in ("", "-") else "capture"
+    # a non-UTF-8 name's bytes become U+FFFD: every file of the bundle is UTF-8 text
+    name = os.fsencode(source.name).decode("utf-8", "replace")
+    capture_name = name if name not in ("", "-") else "capture"
     if raw and not capture_name.endswith(".raw"):
         capture_name += ".raw"
     request = None if raw else _request_head(bundle_bytes)
@@ -316,13 +328,18 @@ def run(args: argparse.Namespace) -> int:
     if output.endswith(".zip"):
         if os.path.exists(output):
             raise UsageError(f"{output} exists; choose another -o")
-        folder = Path(output).stem
-        with zipfile.ZipFile(output, "x", zipfile.ZIP_DEFLATED) as z:
-            for name, data in files.items():
-                info = zipfile.ZipInfo(f"{folder}/{name}", date_time=(2000, 1, 1, 0, 0, 0))
-                info.external_attr = (0o755 if name == "replay.sh" else 0o644) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                z.writestr(info, data)
+        folder = os.fsencode(Path(output).stem).decode("utf-8", "replace")
+        try:
+            with zipfile.ZipFile(output, "x", zipfile.ZIP_DEFLATED) as z:
+                for name, data in files.items():
+                    info = zipfile.ZipInfo(f"{folder}/{name}", date_time=(2000, 1, 1, 0, 0, 0))
+                    info.external_attr = (0o755 if name == "replay.sh" else 0o644) << 16
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    z.writestr(info, data)
+        except OSError as exc:
+            if os.path.isfile(output):
+                os.unlink(output)  # no half-written bundle left behind
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     else:
         target = Path(output)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -335,4 +352,4 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(files["report.json"].decode("utf-8"))
     sys.stdout.flush()
-    return report.exit_code
+    return report_exit_code(report, args)

@@ -27,7 +27,7 @@ def add_parser(subparsers: Any) -> None:
         help="send a request N times and summarise how the streams ended",
         description=(
             "Send N copies of one request (at most C at a time, at most R a second), capture "
-            "each exactly as `capture` does, and summarise: outcome rows with counts, 95 %% "
+            "each exactly as `capture` does, and summarise: outcome rows with counts, 95 % "
             "intervals and an example capture, distributions, clusters (idle timeouts), and the "
             "request ids of the failed streams. Exit 0 every stream complete on both axes, 1 any "
             "not, 2 usage, 3 every request failed to connect."
