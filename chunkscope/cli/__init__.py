@@ -21,13 +21,14 @@ from types import FrameType
 
 def _is_the_command() -> bool:
     argv: list[str] = list(getattr(sys, "orig_argv", ()))
-    for i, word in enumerate(argv[1:], 1):
+    words = iter(argv[1:])
+    for word in words:
         if word == "-m":
-            return argv[i + 1 : i + 2] == ["chunkscope"]
-        if not word.startswith("-"):
+            return next(words, None) == "chunkscope"
+        if word in ("-X", "-W"):
+            next(words, None)  # the option's value
+        elif word in ("-c", "-") or not word.startswith("-"):
             return os.path.basename(word) == "chunkscope"
-        if word in ("-c", "-"):
-            return False
     return False
 
 
