@@ -1150,7 +1150,9 @@ def write_html_report(
     ``source`` is the capture file the report came from (or, with ``raw``,
     the file of raw server bytes); it is read once more, in constant memory,
     for the timeline. The page is written to a temporary file beside
-    ``output`` and renamed, so a reader never sees half a report.
+    ``output`` and renamed, so a reader never sees half a report; a device,
+    FIFO or symlink (``/dev/stdout``) is written in place instead, since a
+    rename would replace the node itself.
     """
     timeline = collect_timeline(
         source,
@@ -1161,11 +1163,13 @@ def write_html_report(
     )
     page = render_html(report, timeline, source=os.fspath(source), gap_threshold=gap_threshold)
     out = os.fspath(output)
-    tmp = f"{out}.tmp{os.getpid()}"
+    in_place = os.path.lexists(out) and (os.path.islink(out) or not os.path.isfile(out))
+    tmp = out if in_place else f"{out}.tmp{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write(page)
-        os.replace(tmp, out)
+        if not in_place:
+            os.replace(tmp, out)
     finally:
-        if os.path.exists(tmp):
+        if not in_place and os.path.lexists(tmp):
             os.unlink(tmp)

@@ -213,3 +213,14 @@ def test_screenshot_of_the_field_case(tmp_path: Path) -> None:
         README_SHOT.write_bytes(data)
     assert README_SHOT.exists()
     assert README_SHOT.stat().st_size < 150_000
+
+
+def test_a_symlinked_output_is_written_through_not_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "real.html"
+    target.write_text("old")
+    link = tmp_path / "link.html"
+    link.symlink_to(target)
+    write_html_report(analyze_capture(str(FIELD)), FIELD, link)
+    assert link.is_symlink()
+    assert "<html" in target.read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.html", "real.html"]
