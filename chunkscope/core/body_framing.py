@@ -11,6 +11,9 @@ from .report import Framing, ProblemState
 __all__ = ["FramingChoice", "FramingFailure", "choose_framing"]
 
 _DIGITS = re.compile(r"[0-9]+")
+# The longest start of a Content-Length value that is still a valid list (RFC 9110 §8.6:
+# 1*DIGIT, repeated with commas); where it stops is the first wrong byte.
+_VALID_LENGTHS = re.compile(r"[0-9]+(?:[ \t]*,[ \t]*[0-9]+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,17 +120,21 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
     if cl_index:
         values: list[str] = []
         for i in cl_index:
-            parts = [p.strip() for p in head.headers[i][1].split(",")]
+            value = head.headers[i][1]
+            parts = [p.strip() for p in value.split(",")]
             for part in parts:
                 if not _DIGITS.fullmatch(part):
+                    valid = _VALID_LENGTHS.match(value)
+                    bad = 0 if valid is None else valid.end()
+                    offset, found = _value_at(head, i, bad)
                     return FramingChoice(
                         Framing.CONTENT_LENGTH,
                         None,
                         notes,
                         FramingFailure(
                             ProblemState.HEADERS,
-                            head.header_offsets[i],
-                            head.headers[i][1].encode("latin-1")[:32],
+                            offset,
+                            found,
                             "Content-Length: 1*DIGIT",
                             "invalid Content-Length value",
                         ),
@@ -135,16 +142,25 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
             values.extend(parts)
         lengths = {int(v) for v in values}
         if len(lengths) > 1:
+            # The first value that differs from the first one is the conflict.
+            first = int(values[0])
+            at, bad = next(
+                (i, number.start())
+                for i in cl_index
+                for number in _DIGITS.finditer(head.headers[i][1])
+                if int(number.group()) != first
+            )
+            offset, found = _value_at(head, at, bad)
             return FramingChoice(
                 Framing.CONTENT_LENGTH,
                 None,
                 notes,
                 FramingFailure(
                     ProblemState.HEADERS,
-                    head.header_offsets[cl_index[-1]],
-                    ", ".join(values).encode("latin-1")[:32],
-                    "one Content-Length value",
-                    "conflicting Content-Length values",
+                    offset,
+                    found,
+                    f"one Content-Length value ({first}, as before)",
+                    f"conflicting Content-Length values ({', '.join(values)[:64]})",
                 ),
             )
         if len(values) > 1:
@@ -156,3 +172,16 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
             )
         return FramingChoice(Framing.CONTENT_LENGTH, lengths.pop(), notes)
     return FramingChoice(Framing.CLOSE_DELIMITED, None, notes)
+
+
+def _value_at(head: Head, index: int, at: int) -> tuple[int, bytes]:
+    """Stream offset and bytes of header ``index``'s value from character ``at`` on.
+
+    Where obs-fold joined lines into the value, positions in it are not the
+    wire's: the field line's start and its whole value, then.
+    """
+    value = head.headers[index][1].encode("latin-1")
+    start = head.value_offsets[index] if index < len(head.value_offsets) else -1
+    if start < 0:
+        return head.header_offsets[index], value[:32]
+    return start + at, value[at : at + 16]

@@ -64,6 +64,9 @@ class Head:
     headers: list[tuple[str, str]]  # names as received, values with OWS trimmed
     header_offsets: list[int]  # stream offset of each header's field line
     notes: list[tuple[int, str]] = field(default_factory=list)
+    # Stream offset of each header's value (its first byte after OWS), or -1
+    # where obs-fold joined lines into it, so positions in it are not the wire's.
+    value_offsets: list[int] = field(default_factory=list)
 
     def get_all(self, name: str) -> list[str]:
         lname = name.lower()
@@ -96,6 +99,7 @@ class HeadReader:
         self._reason = ""
         self._headers: list[tuple[str, str]] = []
         self._header_offsets: list[int] = []
+        self._value_offsets: list[int] = []
         self._notes: list[tuple[int, str]] = []
         self.head: Head | None = None
         self.finding: HeadFinding | None = None
@@ -242,6 +246,7 @@ class HeadReader:
                 headers=self._headers,
                 header_offsets=self._header_offsets,
                 notes=self._notes,
+                value_offsets=self._value_offsets,
             )
             return False
         return self._field_line(line, start)
@@ -266,6 +271,7 @@ class HeadReader:
         if phase is _Phase.HEADERS and line[0] not in b" \t":
             self._headers.pop()
             self._header_offsets.pop()
+            self._value_offsets.pop()
         return False
 
     def _status_line(self, line: bytes, start: int) -> bool:
@@ -340,6 +346,7 @@ class HeadReader:
                 return False
             name, value = self._headers[-1]
             self._headers[-1] = (name, (value + " " + line.strip(b" \t").decode("latin-1")).strip())
+            self._value_offsets[-1] = -1
             self._notes.append(
                 (
                     self.base + start,
@@ -389,6 +396,8 @@ class HeadReader:
             (line[:colon].decode("latin-1"), raw_value.strip(b" \t").decode("latin-1"))
         )
         self._header_offsets.append(self.base + start)
+        ows = len(raw_value) - len(raw_value.lstrip(b" \t"))
+        self._value_offsets.append(self.base + start + colon + 1 + ows)
         return True
 
 

@@ -345,8 +345,9 @@ def test_chunk_size_limit_is_configurable() -> None:
         (b"HTTP/1.1 200 OK\r\nName : x\r\n\r\n", "headers", 21),
         (b"HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", "headers", 24),
         (b"HTTP/1.1 200 OK\r\nA: b\x00c\r\n\r\n", "headers", 21),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello", "headers", 17),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "headers", 17),
+        # Content-Length findings point at the first wrong byte of the value
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello", "headers", 36),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "headers", 33),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", "headers", 17),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\nContent-Length: 5\r\n\r\nhello", "headers", 17),
         (b"HTP/1.1 200 OK\r\n\r\n", "status-line", 2),
@@ -709,3 +710,24 @@ def test_a_non_http_reply_is_malformed_at_its_first_byte(reply: bytes) -> None:
     assert d["verdict"] == "malformed"
     assert (d["problem"]["state"], d["problem"]["offset"]) == ("status-line", 0)
     assert d["problem"]["tolerated_by"] is None
+
+
+@pytest.mark.parametrize(
+    ("data", "offset", "found"),
+    [
+        # the first value that differs from the first, not a digit inside an earlier one
+        (b"HTTP/1.1 200 OK\r\nContent-Length:  13, 3\r\n\r\nok", 38, b"3"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 0x2\r\n\r\nok", 34, b"x2"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2,\r\n\r\nok", 34, b","),
+        # obs-fold joined the value's lines: positions in it are not the wire's
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n 2\r\n\r\nok", 17, b"1 2"),
+    ],
+)
+def test_content_length_findings_point_at_the_wrong_byte(
+    data: bytes, offset: int, found: bytes
+) -> None:
+    analyzer = Analyzer()
+    analyzer.feed(data, 0.0)
+    report = analyzer.close("fin", 1.0)
+    assert report.problem is not None
+    assert (report.problem.offset, report.problem.found) == (offset, found)

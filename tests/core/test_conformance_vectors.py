@@ -718,14 +718,16 @@ SUITE_VECTORS: list[tuple[str, bytes, str, str, dict[str, Any]]] = [
         OK + b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         "fin",
         "GET",
-        {"verdict": "malformed", "state": "headers", "offset": 36},
+        # at the conflicting value, the 2
+        {"verdict": "malformed", "state": "headers", "offset": 52},
     ),
     (
         "llhttp request/content-length.md: spaces in Content-Length #2",
         OK + b"Content-Length: 4 2\r\n\r\n",
         "fin",
         "GET",
-        {"verdict": "malformed", "state": "headers", "offset": 17},
+        # at the space that splits the number
+        {"verdict": "malformed", "state": "headers", "offset": 34},
     ),
     (
         "llhttp request/content-length.md: spaces in Content-Length #3",
