@@ -322,6 +322,14 @@ class Analyzer:
         if len(self._notes) < _MAX_NOTES:
             self._notes.append(Note(offset, message))
 
+    def _report_notes(self) -> list[Note]:
+        """The notes so far, then the chunked reader's (trailers come last in the stream)."""
+        notes = list(self._notes)
+        if self.chunked is not None:
+            room = max(0, _MAX_NOTES - len(notes))
+            notes += [Note(offset, message) for offset, message in self.chunked.notes[:room]]
+        return notes
+
     def _feed_head(self, data: bytes, start: int, base: int, t: float) -> int:
         """Feed ``data[start:]`` to the head reader; return how many bytes the head took."""
         reader = self._head_reader
@@ -671,7 +679,7 @@ class Analyzer:
             close=close,
             sse=sse,
             head=head,
-            notes=list(self._notes),
+            notes=self._report_notes(),
             timing=self._timing(),
             extra_bytes=self.extra_bytes,
             content_coding=content_coding,

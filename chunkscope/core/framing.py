@@ -199,6 +199,8 @@ class ChunkedReader:
         self._declared = 0  # sum of the sizes of all data chunks begun
         self.last_chunk: ChunkHeader | None = None  # the zero-size last-chunk
         self.trailers: list[tuple[str, str]] = []
+        self.trailer_fields = 0  # trailer field lines read (``trailers`` keeps the first 100)
+        self.notes: list[tuple[int, str]] = []  # (offset, message): accepted deviations
         self.finding: FramingFinding | None = None
         self.end: int | None = None  # offset just after the final CRLF
         self._state = _State.SIZE
@@ -595,7 +597,7 @@ class ChunkedReader:
             had = len(self._line)
             self._line += data[pos : pos + take]
             if self._line.find(b"\r", max(had - 1, 0)) >= 0:
-                bad = _bare_cr(bytes(self._line), _validate_field_line, _IN_TRAILERS)
+                bad = _bare_cr(bytes(self._line), self._validate_trailer, _IN_TRAILERS)
                 if bad is not None:  # known now: no LF can mend it
                     self._fail_trailer(bytes(self._line), bad)
                     return pos + take
@@ -613,7 +615,7 @@ class ChunkedReader:
         self._trailer_bytes += len(line)
         offset = self._line_offset
         content = line[:-1]
-        bad = _bare_cr(content, _validate_field_line, _IN_TRAILERS)
+        bad = _bare_cr(content, self._validate_trailer, _IN_TRAILERS)
         if bad is not None:
             self._fail_trailer(content, bad)
             return nl + 1
@@ -634,23 +636,44 @@ class ChunkedReader:
             self._state = _State.DONE
             self.end = base + nl + 1
             return nl + 1
-        bad = _validate_field_line(content)
+        bad = self._validate_trailer(content)
         if bad is not None:
             self._fail_trailer(content, bad)
+            return nl + 1
+        self.trailer_fields += 1
+        if content[0] in _BWS:
+            # RFC 9112 §5.2: a user agent replaces obs-fold with SP, in any
+            # field section; the head reader does the same.
+            if self.trailers and len(self.trailers) == self.trailer_fields - 1:
+                field_name, field_value = self.trailers[-1]
+                more = content.strip(_BWS).decode("latin-1")
+                self.trailers[-1] = (field_name, f"{field_value} {more}".strip())
+            if len(self.notes) < 10:
+                self.notes.append(
+                    (offset, "obs-fold (line folding) in a trailer field (accepted, RFC 9112 §5.2)")
+                )
             return nl + 1
         if len(self.trailers) < 100:
             name, _, value = content.partition(b":")
             self.trailers.append((name.decode("latin-1"), value.strip(_BWS).decode("latin-1")))
         return nl + 1
 
+    def _validate_trailer(self, content: bytes) -> tuple[int, str] | None:
+        """A trailer field line's first offending index, and why (see _validate_field_line).
+
+        A line starting with whitespace continues the field before it
+        (obs-fold); only its bytes are checked then. Before any field it has
+        nothing to continue.
+        """
+        if content[:1] in (b" ", b"\t") and self.trailer_fields:
+            bad = _FIELD_VALUE_BAD.search(content)
+            return None if bad is None else (bad.start(), "control byte in a trailer field value")
+        return _validate_field_line(content)
+
     def _fail_trailer(self, content: bytes, bad: tuple[int, str]) -> None:
         index, reason = bad
         tolerated = None
-        if reason.startswith("trailer line starts with whitespace") and self.trailers:
-            # RFC 9112 §5.2 tells a user agent to unfold obs-fold in a response;
-            # h11 reads trailers with its head reader, which does.
-            tolerated = "h11 (it unfolds obs-fold in trailers as in the head)"
-        elif reason.startswith("control byte") and content[index] not in b"\x00\x0b\x0c":
+        if reason.startswith("control byte") and content[index] not in b"\x00\x0b\x0c":
             tolerated = "h11 (it keeps CTLs other than NUL and whitespace, RFC 9110 §5.5)"
         self._fail(
             ProblemState.TRAILERS,
@@ -772,7 +795,7 @@ def _quoted_string_end(content: bytes, start: int) -> int:
 def _validate_field_line(content: bytes) -> tuple[int, str] | None:
     """First offending index in a trailer field line, and why; None if valid."""
     if content[0] in _BWS:
-        return 0, "trailer line starts with whitespace (obs-fold is not allowed in trailers)"
+        return 0, "the trailer section starts with whitespace (obs-fold has no field to continue)"
     colon = content.find(b":")
     i = 0
     limit = len(content) if colon < 0 else colon
