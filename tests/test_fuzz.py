@@ -10,6 +10,7 @@ README "Fuzzing" says how to run longer.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,23 +38,38 @@ def test_atheris(target: str, kind: str, tmp_path: Path) -> None:
     corpus.mkdir()
     for i, seed in enumerate(seeds(kind)):
         (corpus / f"seed-{i}").write_bytes(seed)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(FUZZ / target),
-            f"-max_total_time={BUDGET}",
-            "-timeout=1",  # no input may take a second
-            "-rss_limit_mb=2048",
-            f"-artifact_prefix={tmp_path}/",
-            str(corpus),
-        ],
-        capture_output=True,
+    fuzzer = [
+        sys.executable,
+        str(FUZZ / target),
+        f"-max_total_time={BUDGET}",
+        "-timeout=1",  # no input may take a second
+        "-rss_limit_mb=2048",
+        f"-artifact_prefix={tmp_path}/",
+        str(corpus),
+    ]
+    # libFuzzer's RSS limit reads getrusage's peak RSS, which a process inherits
+    # through fork and exec from the mm it was forked from: forked from this
+    # pytest process after the huge-stream tests (about 3 GB), the fuzzer would
+    # be "out of memory" before its first input. A small launcher forks it.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LAUNCHER, *fuzzer],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=BUDGET + 120,
         cwd=tmp_path,
+        start_new_session=True,
     )
+    try:
+        _, stderr = proc.communicate(timeout=BUDGET + 120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     found = sorted(p.name for p in tmp_path.iterdir() if p.name != "corpus")
-    assert proc.returncode == 0, f"{found}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, f"{found}\n{stderr[-3000:]}"
+
+
+_LAUNCHER = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
 
 
 def _mutate(seed: bytes, edits: list[tuple[int, bytes]], cut: int | None) -> bytes:
