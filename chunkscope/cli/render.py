@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..core.meaning import describe_close, describe_response, describe_state
+from ..core.meaning import describe_close, describe_response, describe_state, flat_fields
 from ..core.report import CloseKind, Framing, Problem, Report, Verdict
 
 __all__ = ["describe_close", "escape_bytes", "hexdump", "render_text"]
@@ -417,14 +417,7 @@ def _connection(report: Report) -> list[str]:
     if started:
         rows.append(("started", str(started)))
 
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}{k}.", v)
-        elif value is not None and value != [] and value != "":
-            rows.append((prefix.rstrip("."), str(value)))
-
-    walk("", conn)
+    rows.extend(flat_fields(conn))
     for key, value in timings.items():
         if key not in ("dns", "connect", "tls", "first_byte"):
             rows.append((f"timings.{key}", _ms(value)))

@@ -15,6 +15,8 @@ never explained as chunked.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .hints import sse_outcome
 from .report import CloseKind, Framing, ProblemState, Report, Verdict
 
@@ -24,6 +26,7 @@ __all__ = [
     "describe_response",
     "describe_state",
     "explain",
+    "flat_fields",
     "response_header",
 ]
 
@@ -63,6 +66,15 @@ def describe_close(kind: CloseKind) -> str:
 def describe_state(state: ProblemState) -> str:
     """Where in the response a problem state is, as a phrase: ``"inside chunk data"``."""
     return _STATE_MEANING[state]
+
+
+def flat_fields(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """``(dotted.key, text)`` rows of a nested dict, leaving out empty values (the connection table)."""
+    if isinstance(value, dict):
+        return [row for k, v in value.items() for row in flat_fields(v, f"{prefix}{k}.")]
+    if value is None or value == [] or value == "":
+        return []
+    return [(prefix.rstrip("."), str(value))]
 
 
 def response_header(report: Report, name: str) -> str | None:

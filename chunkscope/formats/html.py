@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .._version import __version__
-from ..core.meaning import describe_close, describe_response, describe_state
+from ..core.meaning import describe_close, describe_response, describe_state, flat_fields
 from ..core.report import ChunkHeader, CloseKind, Framing, Report, Verdict
 from .timeline import EventMark, Timeline, collect_timeline
 
@@ -1031,14 +1031,7 @@ def _connection_section(report: Report) -> str:
             )
         )
 
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}{k}.", v)
-        elif value is not None and value != [] and value != "":
-            rows.append((prefix.rstrip("."), str(value)))
-
-    walk("", conn)
+    rows.extend(flat_fields(conn))
     return '<h2 id="connection">Connection</h2>' + _kv(rows, "connection-table")
 
 
