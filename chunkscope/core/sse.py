@@ -14,9 +14,11 @@ pieces are joined; from each point where the decoder is between events, a
 *run of plain blocks* -- ``[id] [event] [id] data`` lines, one of each at
 most, then a blank line; no terminal event, no ``[DONE]``, nothing that
 would add a note -- is found with C-speed passes: for a run of one shape,
-``bytes.count`` of the "blank line + ``event: NAME`` + ``data:``" marker and
-of the line ends (``k`` blocks of that shape have exactly ``lines * k`` of
-them), otherwise one possessive regex match. A run is at most
+``bytes.count`` of the "blank line + ``event: NAME`` + ``data:`` + how the
+first value starts" marker and of the line ends (``k`` blocks of that shape
+have exactly ``lines * k`` of them; when no value starting so can be
+``[DONE]`` or watched, nothing else is searched), otherwise one possessive
+regex match. A run is at most
 ``max_event_bytes`` long, so no cap applies inside it; its blocks are only
 counted per name, and its last block goes to the line decoder below, as do
 the first block when the previous flush stopped inside an event, every block
@@ -251,8 +253,8 @@ class SseDecoder:
             self._terminal_bytes | self._watch, self._watch_prefixes
         )
         self._fast_name: bytes | None = None  # the name of the blocks of the last fast region
-        self._uniform_needles: dict[tuple[bytes | None, bool], tuple[bytes, bytes, int]] = {}
-        self._done_at = -1  # where the buffer being flushed holds its first [DONE]
+        self._lead_size = 8  # bytes of a value the fast path expects all values to start with
+        self._done_at: int | None = None  # where the buffer being flushed holds its first [DONE]
 
         self._fed = 0  # body bytes fed so far (gaps not counted)
         self._at_start = True  # a BOM may still be coming
@@ -417,7 +419,7 @@ class SseDecoder:
             before = buf.rfind(sep, 0, last)
             stop = before + len(sep) if before >= 0 else 0
         ascii_only = buf.isascii()
-        self._done_at = buf.find(b"[DONE]")  # the first; -1: no data [DONE] to watch for
+        self._done_at = None  # where buf holds its first [DONE]: looked for when needed
         while pos < stop:
             if self._clean():
                 limit = min(stop, pos + min(self._max, _WINDOW))
@@ -534,32 +536,48 @@ class SseDecoder:
         """Blocks all ``[event: NAME] data:VALUE`` (NAME: the last run's commonest), by counting.
 
         With ``head`` the event line (or nothing) and ``M`` = blank line +
-        head + ``data:``, a run that starts with head + ``data:``, ends with a
-        blank line and holds ``k - 1`` M's has exactly ``k`` blocks of that
-        shape if and only if it has ``lines * k`` LFs (and as many CRs, with
-        CRLF): a VALUE with a line end of its own would add one. Three or four
-        C-speed passes, however short the events.
+        head + ``data:`` + ``LEAD``, a run that starts with head + ``data:`` +
+        LEAD, ends with a blank line and holds ``k - 1`` M's has exactly ``k``
+        blocks of that shape if and only if it has ``lines * k`` LFs (and as
+        many CRs, with CRLF): a VALUE with a line end of its own would add one.
+        LEAD is how the run's first VALUE starts (up to 8 bytes; see
+        :meth:`_lead`): when no VALUE starting so can be ``[DONE]`` or a
+        watched prefix, the passes that look for those are not needed. Two or
+        three C-speed passes, however short the events.
         """
         name = self._fast_name
-        needles = self._uniform_needles.get((name, crlf))
-        if needles is None:
-            eol = b"\r\n" if crlf else b"\n"
-            head = b"" if name is None else b"event: " + name + eol
-            needles = (head + b"data:", eol + eol + head + b"data:", 2 if name is None else 3)
-            if len(self._uniform_needles) < 64:
-                self._uniform_needles[(name, crlf)] = needles
-        first, marker, per_block = needles
-        if not buf.startswith(first, pos):
+        eol = b"\r\n" if crlf else b"\n"
+        head = b"" if name is None else b"event: " + name + eol
+        if not buf.startswith(head, pos) or not buf.startswith(b"data:", pos + len(head)):
             return None
-        sep = b"\r\n\r\n" if crlf else b"\n\n"
+        sep = eol + eol
         last = buf.rfind(sep, pos, limit)
         if last < 0:
             return None
         end = last + len(sep)
-        blocks = buf.count(marker, pos, end) + 1
-        lines = per_block * blocks
-        if buf.count(b"\n", pos, end) != lines or (crlf and buf.count(b"\r", pos, end) != lines):
-            return None
+        lead = self._lead(buf, pos + len(head) + 5, end)
+        if lead:
+            before = buf.rfind(sep, pos, last)
+            last_block = pos if before < 0 else before + len(sep)
+            if not buf.startswith(head + b"data:" + lead, last_block):
+                lead = b""  # the run's last block starts otherwise: the values vary
+        per_block = 2 if name is None else 3
+        while True:
+            marker = sep + head + b"data:" + lead
+            blocks = buf.count(marker, pos, end) + 1
+            lines = per_block * blocks
+            if buf.count(b"\n", pos, end) == lines and (
+                not crlf or buf.count(b"\r", pos, end) == lines
+            ):
+                break
+            if not lead:
+                return None
+            self._lead_size = 0  # blocks whose values start alike were a guess: not again
+            lead = b""
+        if lead:
+            return end, blocks  # no VALUE can be [DONE] or start with a watched prefix
+        if self._done_at is None:
+            self._done_at = buf.find(b"[DONE]")  # the first; -1: no data [DONE] to watch for
         done = self._done_at
         if 0 <= done < end and buf.find(b"[DONE]", pos, end) >= 0:
             return None  # maybe a terminal event: the regex stops before it
@@ -567,6 +585,30 @@ class SseDecoder:
             if buf.find(prefix, pos, end) >= 0:
                 return None  # maybe a watched event (e.g. a chat error): the line decoder's
         return end, blocks
+
+    def _lead(self, buf: bytes, at: int, end: int) -> bytes:
+        """How the VALUE at ``at`` starts, if no VALUE starting so is ``[DONE]`` or watched.
+
+        Up to ``_lead_size`` bytes of it (one leading space more), none of
+        them a line end; ``b""`` when a value starting with them could be
+        ``[DONE]`` or start with a watched data prefix.
+        """
+        size = self._lead_size
+        if not size:
+            return b""
+        space = buf.startswith(b" ", at)
+        lead = buf[at : min(at + space + size, end)]
+        for line_end in (b"\n", b"\r"):
+            cut = lead.find(line_end)
+            if cut >= 0:
+                lead = lead[:cut]
+        value = lead[1:] if space else lead
+        if not value:
+            return b""
+        for watched in self._watch_data:
+            if watched.startswith(value) or value.startswith(watched):
+                return b""
+        return lead
 
     def _generic_names(
         self, buf: bytes, pos: int, end: int, crlf: bool
@@ -584,7 +626,10 @@ class SseDecoder:
         named = sum(names.values())
         unnamed = blocks - named
         # The next run is tried first as blocks all of the commonest shape.
-        self._fast_name = names.most_common(1)[0][0] if named > unnamed else None
+        fast_name = names.most_common(1)[0][0] if named > unnamed else None
+        if fast_name != self._fast_name:
+            self._fast_name = fast_name
+            self._lead_size = 8  # a new shape: its values may start alike
         if b"" in names:
             unnamed += names.pop(b"")
         if unnamed:

@@ -242,6 +242,65 @@ def test_terminal_events_kept_with_bounded_data() -> None:
     assert terminals[0].offset == body.index(b"event: done")
 
 
+# The counting pass trusts how the run's first value starts (its "lead") to rule
+# out [DONE] and watched prefixes without searching for them: every odd value
+# below sits among values that all start alike, at the start, middle and end of
+# a run, so that a lead taken on faith would miss it.
+LEAD_ODD = [
+    b"[DONE]",  # terminal
+    b"[DON",  # a prefix of [DONE]: not terminal
+    b'{"error":{"message":"overloaded"}}',  # watched by the openai profile
+    b'{"id":"msg_1"}',  # shares the first bytes of the lead only
+    b"{",  # shorter than the lead
+    b"",  # empty data: not dispatched
+    b"x\ny",  # a value with a line end of its own
+]
+
+
+@pytest.mark.parametrize("odd", LEAD_ODD)
+@pytest.mark.parametrize("space", [b" ", b""])
+@pytest.mark.parametrize("named", [True, False])
+def test_values_that_start_otherwise_than_the_runs_lead(
+    odd: bytes, space: bytes, named: bool
+) -> None:
+    head = b"event: thread.message.delta\n" if named else b""
+    for at in (0, 1, 300, 598, 599):
+        values = [delta(i) for i in range(600)]
+        values[at] = odd
+        body = b"".join(head + b"data:" + space + v + b"\n\n" for v in values)
+        for piece_size in (172, 16384, 1 << 16):
+            pieces = [body[i : i + piece_size] for i in range(0, len(body), piece_size)]
+            both(pieces, [7], watch_data=(b'{"error"',))
+            both(pieces, [7])
+
+
+@pytest.mark.parametrize("lead", [b" [D", b"[DONE", b' {"err', b" ", b""])
+def test_runs_whose_lead_could_be_watched(lead: bytes) -> None:
+    body = b"".join(b"data:" + lead + b"%d\n\n" % i for i in range(2000))
+    body += b"data: [DONE]\n\ndata:" + lead + b"after\n\n"
+    both([body[i : i + 4096] for i in range(0, len(body), 4096)], watch_data=(b'{"error"',))
+
+
+@pytest.mark.parametrize("value", [b'{"error":{"code":%d}}', b'{"error"', b"[DONE]", b"[DO%d"])
+def test_runs_of_values_each_terminal_or_watched(value: bytes) -> None:
+    body = b"".join(b"data: " + (value.replace(b"%d", b"%d" % i)) + b"\n\n" for i in range(2000))
+    pieces = [body[i : i + 4096] for i in range(0, len(body), 4096)]
+    seen: dict[bool, list[tuple[int, bytes]]] = {True: [], False: []}
+    decoders = {}
+    for fast in (True, False):
+        decoder = SseDecoder(
+            fast=fast,
+            watch_data=(b'{"error"',),
+            on_watched=lambda event, data, f=fast: seen[f].append((event.index, data)),
+        )
+        for k, piece in enumerate(pieces):
+            decoder.feed(piece, 9 * k + sum(map(len, pieces[:k])), 0.5 * k)
+        decoders[fast] = decoder
+    assert same(decoders[True], decoders[False])
+    assert seen[True] == seen[False]
+    assert len(seen[True]) == (2000 if value.startswith((b"{", b"[DONE]")) else 0)
+
+
 def test_retry_with_more_digits_than_int_takes() -> None:
     body = b"retry: " + b"7" * 5000 + b"\ndata: x\n\n"
     fast, _ = both(cut(body, [10, 4000]))
