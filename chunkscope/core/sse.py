@@ -105,7 +105,11 @@ _PIECE_COST = 32  # ...each piece counted as this many more (bounds the lists of
 _EXACT_SPAN = 8192  # after the fast path refused a block: bytes decoded line by line
 # A run is looked for in at most this many bytes: an odd block costs the fast
 # path's passes over one window, not over the whole (up to a read's) buffer.
+# The window doubles after each run it held whole, up to _MAX_WINDOW, and is
+# back to _WINDOW after any other: a long plain stream pays the per-window
+# work a few times per read, an odd one no more than before.
 _WINDOW = 1 << 16
+_MAX_WINDOW = 1 << 20
 
 
 # Possessive quantifiers (Python 3.11+) keep the fast path's regexes from
@@ -253,6 +257,7 @@ class SseDecoder:
             self._terminal_bytes | self._watch, self._watch_prefixes
         )
         self._fast_name: bytes | None = None  # the name of the blocks of the last fast region
+        self._window = _WINDOW  # bytes the fast path looks at for one run (see _MAX_WINDOW)
         self._lead_size = 8  # bytes of a value the fast path expects all values to start with
         self._done_at: int | None = None  # where the buffer being flushed holds its first [DONE]
 
@@ -422,8 +427,13 @@ class SseDecoder:
         self._done_at = None  # where buf holds its first [DONE]: looked for when needed
         while pos < stop:
             if self._clean():
-                limit = min(stop, pos + min(self._max, _WINDOW))
+                window = self._window
+                limit = min(stop, pos + min(self._max, window))
                 cut, end = self._fast(buf, pos, limit, crlf, ascii_only)
+                if end >= limit - window // 2 and limit < stop:
+                    self._window = min(2 * window, _MAX_WINDOW)
+                else:
+                    self._window = _WINDOW
                 if end > pos:
                     # pos:cut counted; cut:end, the run's last block, may hold the
                     # last event of the stream so far: the line decoder takes it.
@@ -629,7 +639,8 @@ class SseDecoder:
         fast_name = names.most_common(1)[0][0] if named > unnamed else None
         if fast_name != self._fast_name:
             self._fast_name = fast_name
-            self._lead_size = 8  # a new shape: its values may start alike
+            self._window = _WINDOW  # bytes the fast path looks at for one run (see _MAX_WINDOW)
+        self._lead_size = 8  # a new shape: its values may start alike
         if b"" in names:
             unnamed += names.pop(b"")
         if unnamed:

@@ -218,6 +218,31 @@ def test_one_in_a_thousand_events_is_odd() -> None:
         both([body[i : i + piece_size] for i in range(0, len(body), piece_size)], [9])
 
 
+def test_odd_blocks_after_the_window_grew() -> None:
+    # feed_many hands over a whole read (here about 1.5 MiB); after each run it
+    # held whole, the fast path's window doubles: odd blocks far apart, at
+    # many distances, must still reach the line decoder.
+    rng = random.Random(11)
+    odd = [b for b in ODD if not any(t in b for t in (b"done", b"DONE", b"message_stop"))]
+    parts = []
+    for i in range(40_000):
+        if i % 4999 == 4998 or rng.random() < 0.0002:
+            parts.append(rng.choice(odd))
+        parts.append(b"event: thread.message.delta\ndata: %s\n\n" % delta(i))
+    fast = SseDecoder()
+    line = SseDecoder(fast=False)
+    offset = 0
+    for start in range(0, len(parts), 9000):
+        group = parts[start : start + 9000]
+        offsets = []
+        for piece in group:
+            offsets.append(offset)
+            line.feed(piece, offset, 1.0)
+            offset += len(piece) + 7
+        fast.feed_many(group, offsets, 1.0)
+    assert same(fast, line)
+
+
 def test_names_capped_the_same() -> None:
     body = b"".join(b"event: n%d\ndata: x\n\n" % (i % 1500) for i in range(6000))
     fast, _ = both([body[i : i + 4096] for i in range(0, len(body), 4096)])
