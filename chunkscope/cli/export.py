@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 from typing import IO, Any
 
 from ..core.errors import CaptureFileError, UsageError
+from ..formats.output_file import output_file
 from .options import path
 
 __all__ = ["add_parser", "captures_in", "display_name", "run"]
@@ -94,22 +94,11 @@ def _write(path: str, binary: bool, fill: Any) -> None:
         fill(stream)
         stream.flush()
         return
-    in_place = os.path.lexists(path) and (os.path.islink(path) or not os.path.isfile(path))
-    target = path if in_place else f"{path}.tmp{os.getpid()}"
     try:
-        with open(target, "wb") as f:
-            if binary:
-                fill(f)
-            else:
-                with io.TextIOWrapper(f, encoding="utf-8", errors="surrogateescape") as text:
-                    fill(text)
-        if not in_place:
-            os.replace(target, path)
+        with output_file(path, binary=binary) as f:
+            fill(f)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if not in_place and os.path.lexists(target):
-            os.unlink(target)
 
 
 def run(args: argparse.Namespace) -> int:

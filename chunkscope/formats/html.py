@@ -30,6 +30,7 @@ from typing import Any
 from .._version import __version__
 from ..core.meaning import describe_close, describe_response, describe_state, flat_fields
 from ..core.report import ChunkHeader, CloseKind, Framing, Report, Verdict
+from .output_file import output_file
 from .timeline import EventMark, Timeline, collect_timeline
 
 __all__ = ["render_html", "write_html_report"]
@@ -1155,14 +1156,5 @@ def write_html_report(
         max_chunks_kept=max_chunks_kept,
     )
     page = render_html(report, timeline, source=os.fspath(source), gap_threshold=gap_threshold)
-    out = os.fspath(output)
-    in_place = os.path.lexists(out) and (os.path.islink(out) or not os.path.isfile(out))
-    tmp = out if in_place else f"{out}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
-            f.write(page)
-        if not in_place:
-            os.replace(tmp, out)
-    finally:
-        if not in_place and os.path.lexists(tmp):
-            os.unlink(tmp)
+    with output_file(output, binary=False) as f:
+        f.write(page)
