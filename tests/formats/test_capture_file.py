@@ -255,6 +255,25 @@ def test_fast_json_string_matches_json_dumps(data: bytes) -> None:
 
 
 @pytest.mark.parametrize(
+    "unit",
+    [
+        b"data: 0123456789abcde\n\n",  # line ends every 10 bytes, no quotes: the replace chain
+        b'data: {"id":"msg_1","delta":{"text":" tok"}}\n\n',  # quotes every 5: CPython's
+        b'data: {"text":"a\\nb\\\\c"}\r\n\r\n',  # backslashes as JSON text has them
+        b"ab\tcd\r\n" * 3 + b"\x7f",  # DEL is escaped: never the chain
+    ],
+)
+def test_both_escapers_on_sse_shaped_bodies(unit: bytes) -> None:
+    from chunkscope.formats.capture import json_string_body
+
+    data = unit * 500
+    for piece in (data, data[:4096], data[3:], b"x" * 5000 + data):
+        assert b'"%b"' % json_string_body(piece) == json.dumps(piece.decode("latin-1")).encode(
+            "ascii"
+        )
+
+
+@pytest.mark.parametrize(
     "name",
     [
         b"Api_Key",
