@@ -402,7 +402,7 @@ class SseDecoder:
         The pieces are joined into one buffer. Runs of *plain blocks* (see
         :func:`_fast_patterns`) that start where the decoder is between events
         are found by counting (:meth:`_uniform`) or one regex match, in windows
-        of at most 64 KiB, and only counted; everything else -- the
+        of 64 KiB to 1 MiB (see ``_MAX_WINDOW``), and only counted; everything else -- the
         first block if the previous flush stopped inside an event, whatever a
         pattern refuses, and always the last complete block and the tail (so
         that ``last_event``, offsets and the partial event come from the line
