@@ -110,6 +110,11 @@ _EXACT_SPAN = 8192  # after the fast path refused a block: bytes decoded line by
 # work a few times per read, an odd one no more than before.
 _WINDOW = 1 << 16
 _MAX_WINDOW = 1 << 20
+# Bytes of the first value of a run that the counting marker holds (see
+# SseDecoder._lead); after a run whose values did not all start so, this many
+# runs are counted without a lead.
+_LEAD = 8
+_LEAD_PAUSE = 16
 
 
 # Possessive quantifiers (Python 3.11+) keep the fast path's regexes from
@@ -258,7 +263,7 @@ class SseDecoder:
         )
         self._fast_name: bytes | None = None  # the name of the blocks of the last fast region
         self._window = _WINDOW  # bytes the fast path looks at for one run (see _MAX_WINDOW)
-        self._lead_size = 8  # bytes of a value the fast path expects all values to start with
+        self._lead_pause = 0  # runs to look at before the fast path trusts a lead again
         self._done_at: int | None = None  # where the buffer being flushed holds its first [DONE]
 
         self._fed = 0  # body bytes fed so far (gaps not counted)
@@ -550,7 +555,7 @@ class SseDecoder:
         LEAD, ends with a blank line and holds ``k - 1`` M's has exactly ``k``
         blocks of that shape if and only if it has ``lines * k`` LFs (and as
         many CRs, with CRLF): a VALUE with a line end of its own would add one.
-        LEAD is how the run's first VALUE starts (up to 8 bytes; see
+        LEAD is how the run's first VALUE starts (up to ``_LEAD`` bytes; see
         :meth:`_lead`): when no VALUE starting so can be ``[DONE]`` or a
         watched prefix, the passes that look for those are not needed. Two or
         three C-speed passes, however short the events.
@@ -582,7 +587,7 @@ class SseDecoder:
                 break
             if not lead:
                 return None
-            self._lead_size = 0  # blocks whose values start alike were a guess: not again
+            self._lead_pause = _LEAD_PAUSE  # the values did not all start alike: not for a while
             lead = b""
         if lead:
             return end, blocks  # no VALUE can be [DONE] or start with a watched prefix
@@ -599,15 +604,16 @@ class SseDecoder:
     def _lead(self, buf: bytes, at: int, end: int) -> bytes:
         """How the VALUE at ``at`` starts, if no VALUE starting so is ``[DONE]`` or watched.
 
-        Up to ``_lead_size`` bytes of it (one leading space more), none of
+        Up to ``_LEAD`` bytes of it (one leading space more), none of
         them a line end; ``b""`` when a value starting with them could be
-        ``[DONE]`` or start with a watched data prefix.
+        ``[DONE]`` or start with a watched data prefix, or while the last
+        lead that failed pauses them.
         """
-        size = self._lead_size
-        if not size:
+        if self._lead_pause:
+            self._lead_pause -= 1
             return b""
         space = buf.startswith(b" ", at)
-        lead = buf[at : min(at + space + size, end)]
+        lead = buf[at : min(at + space + _LEAD, end)]
         for line_end in (b"\n", b"\r"):
             cut = lead.find(line_end)
             if cut >= 0:
@@ -639,8 +645,7 @@ class SseDecoder:
         fast_name = names.most_common(1)[0][0] if named > unnamed else None
         if fast_name != self._fast_name:
             self._fast_name = fast_name
-            self._window = _WINDOW  # bytes the fast path looks at for one run (see _MAX_WINDOW)
-        self._lead_size = 8  # a new shape: its values may start alike
+            self._lead_pause = 0  # a new shape: its values may start alike
         if b"" in names:
             unnamed += names.pop(b"")
         if unnamed:
