@@ -435,7 +435,7 @@ class SseDecoder:
                 window = self._window
                 limit = min(stop, pos + min(self._max, window))
                 cut, end = self._fast(buf, pos, limit, crlf, ascii_only)
-                if end >= limit - window // 2 and limit < stop:
+                if end > pos and end >= limit - window // 2 and limit < stop:
                     self._window = min(2 * window, _MAX_WINDOW)
                 else:
                     self._window = _WINDOW
