@@ -110,10 +110,8 @@ _EXACT_SPAN = 8192  # after the fast path refused a block: bytes decoded line by
 # work a few times per read, an odd one no more than before.
 _WINDOW = 1 << 16
 _MAX_WINDOW = 1 << 20
-# Bytes of the first value of a run that the counting marker holds (see
-# SseDecoder._lead); after a run whose values did not all start so, this many
-# runs are counted without a lead.
-_LEAD = 8
+# After a run whose values did not all start as its first did (see
+# SseDecoder._lead), this many runs are counted without a lead.
 _LEAD_PAUSE = 16
 
 
@@ -264,6 +262,7 @@ class SseDecoder:
         self._fast_name: bytes | None = None  # the name of the blocks of the last fast region
         self._window = _WINDOW  # bytes the fast path looks at for one run (see _MAX_WINDOW)
         self._lead_pause = 0  # runs to look at before the fast path trusts a lead again
+        self._lead_bytes = max(map(len, self._watch_data))  # what a lead may need to tell apart
         self._done_at: int | None = None  # where the buffer being flushed holds its first [DONE]
 
         self._fed = 0  # body bytes fed so far (gaps not counted)
@@ -555,9 +554,9 @@ class SseDecoder:
         LEAD, ends with a blank line and holds ``k - 1`` M's has exactly ``k``
         blocks of that shape if and only if it has ``lines * k`` LFs (and as
         many CRs, with CRLF): a VALUE with a line end of its own would add one.
-        LEAD is how the run's first VALUE starts (up to ``_LEAD`` bytes; see
-        :meth:`_lead`): when no VALUE starting so can be ``[DONE]`` or a
-        watched prefix, the passes that look for those are not needed. Two or
+        LEAD is how the run's first VALUE starts, just far enough that no
+        VALUE starting so can be ``[DONE]`` or start with a watched prefix
+        (see :meth:`_lead`): then the passes that look for those are not needed. Two or
         three C-speed passes, however short the events.
         """
         name = self._fast_name
@@ -602,29 +601,35 @@ class SseDecoder:
         return end, blocks
 
     def _lead(self, buf: bytes, at: int, end: int) -> bytes:
-        """How the VALUE at ``at`` starts, if no VALUE starting so is ``[DONE]`` or watched.
+        """How the VALUE at ``at`` starts, just far enough that no VALUE starting so is watched.
 
-        Up to ``_LEAD`` bytes of it (one leading space more), none of
-        them a line end; ``b""`` when a value starting with them could be
-        ``[DONE]`` or start with a watched data prefix, or while the last
-        lead that failed pauses them.
+        The shortest start of the VALUE (with its one leading space, if any)
+        that differs from ``[DONE]`` and from every watched data prefix at
+        some byte: e.g. ``{`` against ``[DONE]`` alone, ``{"i`` against
+        ``{"error"`` too. ``b""`` when the VALUE starts with one of them or
+        is, up to its line end, a start of one (only a search can tell what
+        the other values are), and while a lead that failed pauses them.
         """
         if self._lead_pause:
             self._lead_pause -= 1
             return b""
-        space = buf.startswith(b" ", at)
-        lead = buf[at : min(at + space + _LEAD, end)]
+        start = at + buf.startswith(b" ", at)
+        value = buf[start : min(start + self._lead_bytes, end)]
         for line_end in (b"\n", b"\r"):
-            cut = lead.find(line_end)
+            cut = value.find(line_end)
             if cut >= 0:
-                lead = lead[:cut]
-        value = lead[1:] if space else lead
-        if not value:
-            return b""
+                value = value[:cut]
+        need = 1
         for watched in self._watch_data:
-            if watched.startswith(value) or value.startswith(watched):
+            shared = 0
+            for ours, theirs in zip(value, watched, strict=False):
+                if ours != theirs:
+                    break
+                shared += 1
+            if shared in (len(watched), len(value)):
                 return b""
-        return lead
+            need = max(need, shared + 1)
+        return buf[at : start + need]
 
     def _generic_names(
         self, buf: bytes, pos: int, end: int, crlf: bool

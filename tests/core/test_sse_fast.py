@@ -40,9 +40,18 @@ def batch(size: int) -> Iterator[None]:
 def both(
     pieces: list[bytes], gaps: list[int] | None = None, probe_every: int = 0, **kwargs: Any
 ) -> tuple[SseDecoder, SseDecoder]:
-    """Feed the same pieces to the fast decoder and the line decoder; compare as they go."""
-    fast = SseDecoder(**kwargs)
-    line = SseDecoder(fast=False, **kwargs)
+    """Feed the same pieces to the fast decoder and the line decoder; compare as they go.
+
+    Watched events (``watch_data``, ``watch_names``) are compared too: each
+    decoder's ``on_watched`` calls, in order.
+    """
+    watched: dict[bool, list[tuple[int, int, bytes]]] = {True: [], False: []}
+
+    def recorder(fast: bool) -> Any:
+        return lambda event, data: watched[fast].append((event.index, event.offset, data))
+
+    fast = SseDecoder(on_watched=recorder(True), **kwargs)
+    line = SseDecoder(fast=False, on_watched=recorder(False), **kwargs)
     offset = 0
     for k, piece in enumerate(pieces):
         if gaps:
@@ -53,6 +62,7 @@ def both(
         if probe_every and k % probe_every == 0:  # a live status line asks mid-stream
             assert fast.event_count == line.event_count
     assert same(fast, line)
+    assert watched[True] == watched[False]
     return fast, line
 
 
