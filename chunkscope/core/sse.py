@@ -556,8 +556,8 @@ class SseDecoder:
         many CRs, with CRLF): a VALUE with a line end of its own would add one.
         LEAD is how the run's first VALUE starts, just far enough that no
         VALUE starting so can be ``[DONE]`` or start with a watched prefix
-        (see :meth:`_lead`): then the passes that look for those are not needed. Two or
-        three C-speed passes, however short the events.
+        (see :meth:`_lead`): then the passes that look for those are not
+        needed. Two or three C-speed passes, however short the events.
         """
         name = self._fast_name
         eol = b"\r\n" if crlf else b"\n"
