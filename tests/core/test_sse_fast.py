@@ -284,9 +284,10 @@ def test_terminal_events_kept_with_bounded_data() -> None:
 LEAD_ODD = [
     b"[DONE]",  # terminal
     b"[DON",  # a prefix of [DONE]: not terminal
-    b'{"error":{"message":"overloaded"}}',  # watched by the openai profile
-    b'{"id":"msg_1"}',  # shares the first bytes of the lead only
-    b"{",  # shorter than the lead
+    b'{"error":{"message":"overloaded"}}',  # watched (OpenAI-style errors, as profiles watch them)
+    b'{"x":1}',  # differs from the lead ('{"i' against {"error") at its third byte
+    b'{"id":"msg_1"}',  # starts as the others do, ends otherwise
+    b"{",  # no longer than the lead
     b"",  # empty data: not dispatched
     b"x\ny",  # a value with a line end of its own
 ]
