@@ -199,7 +199,9 @@ class ChunkedReader:
         self._declared = 0  # sum of the sizes of all data chunks begun
         self.last_chunk: ChunkHeader | None = None  # the zero-size last-chunk
         self.trailers: list[tuple[str, str]] = []
-        self.trailer_fields = 0  # trailer field lines read (``trailers`` keeps the first 100)
+        self.trailer_fields = (
+            0  # trailer fields read, obs-fold lines not counted (``trailers`` keeps 100)
+        )
         self.notes: list[tuple[int, str]] = []  # (offset, message): accepted deviations
         self.finding: FramingFinding | None = None
         self.end: int | None = None  # offset just after the final CRLF
@@ -640,11 +642,11 @@ class ChunkedReader:
         if bad is not None:
             self._fail_trailer(content, bad)
             return nl + 1
-        self.trailer_fields += 1
         if content[0] in _BWS:
             # RFC 9112 §5.2: a user agent replaces obs-fold with SP, in any
-            # field section; the head reader does the same.
-            if self.trailers and len(self.trailers) == self.trailer_fields - 1:
+            # field section; the head reader does the same. The field it
+            # continues is the last in ``trailers`` unless that list was full.
+            if len(self.trailers) == self.trailer_fields:
                 field_name, field_value = self.trailers[-1]
                 more = content.strip(_BWS).decode("latin-1")
                 self.trailers[-1] = (field_name, f"{field_value} {more}".strip())
@@ -653,6 +655,7 @@ class ChunkedReader:
                     (offset, "obs-fold (line folding) in a trailer field (accepted, RFC 9112 §5.2)")
                 )
             return nl + 1
+        self.trailer_fields += 1
         if len(self.trailers) < 100:
             name, _, value = content.partition(b":")
             self.trailers.append((name.decode("latin-1"), value.strip(_BWS).decode("latin-1")))

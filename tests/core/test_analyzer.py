@@ -377,6 +377,18 @@ def test_lenient_head_forms_are_accepted_with_notes() -> None:
     assert ["X", "a b"] in d["head"]["headers"]
 
 
+def test_every_obs_fold_line_of_a_trailer_joins_its_value() -> None:
+    d = three_ways(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"1\r\nx\r\n0\r\nA: 1\r\n 2\r\n\t3\r\nB: b\r\n\r\n"
+    )
+    assert d["verdict"] == "complete"
+    assert d["head"]["trailers"] == [["A", "1 2 3"], ["B", "b"]]
+    assert [n["message"] for n in d["notes"]].count(
+        "obs-fold (line folding) in a trailer field (accepted, RFC 9112 §5.2)"
+    ) == 2
+
+
 def test_bare_lf_in_the_head_is_malformed_and_says_who_tolerates_it() -> None:
     d = three_ways(b"HTTP/1.1 200 OK\nContent-Length: 0\n\n")
     assert (d["verdict"], d["problem"]["state"], d["problem"]["offset"]) == (
