@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 
 from .head import Head
@@ -140,15 +141,35 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
                         ),
                     )
             values.extend(parts)
-        lengths = {int(v) for v in values}
+        # RFC 9110 §8.6: a recipient anticipates large numbers; every value int()
+        # can read is kept whole, leading zeros apart. CPython refuses more digits
+        # than sys.get_int_max_str_digits() (3.11, 3.10.7 on; 0: no limit).
+        max_digits: int = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+        for i in cl_index:
+            for number in _DIGITS.finditer(head.headers[i][1]):
+                if max_digits and len(number.group().lstrip("0")) > max_digits:
+                    offset, found = _value_at(head, i, number.start())
+                    return FramingChoice(
+                        Framing.CONTENT_LENGTH,
+                        None,
+                        notes,
+                        FramingFailure(
+                            ProblemState.HEADERS,
+                            offset,
+                            found,
+                            f"Content-Length: at most {max_digits} digits",
+                            "Content-Length value too long to read as a number",
+                        ),
+                    )
+        lengths = {_length(v) for v in values}
         if len(lengths) > 1:
             # The first value that differs from the first one is the conflict.
-            first = int(values[0])
+            first = _length(values[0])
             at, bad = next(
                 (i, number.start())
                 for i in cl_index
                 for number in _DIGITS.finditer(head.headers[i][1])
-                if int(number.group()) != first
+                if _length(number.group()) != first
             )
             offset, found = _value_at(head, at, bad)
             return FramingChoice(
@@ -172,6 +193,11 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
             )
         return FramingChoice(Framing.CONTENT_LENGTH, lengths.pop(), notes)
     return FramingChoice(Framing.CLOSE_DELIMITED, None, notes)
+
+
+def _length(digits: str) -> int:
+    """A Content-Length value (all digits) as a number; leading zeros do not count toward int()'s limit."""
+    return int(digits.lstrip("0") or "0")
 
 
 def _value_at(head: Head, index: int, at: int) -> tuple[int, bytes]:

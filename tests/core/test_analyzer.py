@@ -743,3 +743,34 @@ def test_content_length_findings_point_at_the_wrong_byte(
     report = analyzer.close("fin", 1.0)
     assert report.problem is not None
     assert (report.problem.offset, report.problem.found) == (offset, found)
+
+
+@pytest.mark.parametrize(
+    ("value", "offset"),
+    [
+        (b"9" * 4301, 33),  # more digits than CPython's int() takes
+        (b"5, " + b"9" * 5000, 36),  # in a list, at the value that is too long
+    ],
+)
+def test_a_content_length_too_long_to_read_is_malformed_at_its_value(
+    value: bytes, offset: int
+) -> None:
+    d = three_ways(b"HTTP/1.1 200 OK\r\nContent-Length: " + value + b"\r\n\r\nok")
+    assert (d["verdict"], d["problem"]["state"], d["problem"]["offset"]) == (
+        "malformed",
+        "headers",
+        offset,
+    )
+    assert d["problem"]["expected"] == "Content-Length: at most 4300 digits"
+
+
+@pytest.mark.parametrize(
+    "value", [b"9" * 4300, b"0" * 5000 + b"7", b"0" * 5000 + b"7, 7", b"7, " + b"0" * 5000 + b"8"]
+)
+def test_every_content_length_int_can_read_is_kept_whole(value: bytes) -> None:
+    d = three_ways(b"HTTP/1.1 200 OK\r\nContent-Length: " + value + b"\r\n\r\nok")
+    if value.endswith(b"8"):  # 7 and 8 conflict, at the 8's first digit
+        assert (d["verdict"], d["problem"]["state"]) == ("malformed", "headers")
+        assert d["problem"]["offset"] == 36
+    else:
+        assert (d["verdict"], d["problem"]["state"]) == ("truncated", "body")
