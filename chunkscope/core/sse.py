@@ -9,12 +9,16 @@ chunk-size lines of a chunked body), so every position is mapped through the
 offset of the piece it arrived in, never computed from a running byte count.
 
 ``feed()`` holds pieces (about 64 KiB, each piece counted 32 bytes more) and
-decodes them together in ``_flush``, which every query runs first. The held
-pieces are joined; from each point where the decoder is between events, a
+decodes them together in ``_flush``, which every query runs first;
+``feed_joined()`` takes a read's worth of pieces already in one buffer (from
+framing's C scan), decoded apart from what was held before so that nothing
+large is copied again. The held pieces are joined; from each point where the
+decoder is between events, a
 *run of plain blocks* -- ``[id] [event] [id] data`` lines, one of each at
 most, then a blank line; no terminal event, no ``[DONE]``, nothing that
 would add a note -- is found with C-speed passes: for a run of one shape,
-``bytes.count`` of the "blank line + ``event: NAME`` + ``data:`` + how the
+counts (memchr-based in C when the extension is built, ``bytes.count``
+otherwise) of the "blank line + ``event: NAME`` + ``data:`` + how the
 first value starts" marker and of the line ends (``k`` blocks of that shape
 have exactly ``lines * k`` of them; when no value starting so can be
 ``[DONE]`` or watched, nothing else is searched), otherwise one possessive
@@ -80,6 +84,8 @@ from typing import Any
 
 from .errors import UsageError
 from .report import SseEvent, SseSummary
+from .speedups import count_byte as _c_count_byte
+from .speedups import count_marker as _c_count_marker
 
 __all__ = ["DEFAULT_TERMINAL_NAMES", "SseDecoder"]
 
@@ -113,6 +119,21 @@ _MAX_WINDOW = 1 << 20
 # After a run whose values did not all start as its first did (see
 # SseDecoder._lead), this many runs are counted without a lead.
 _LEAD_PAUSE = 16
+
+
+def _py_count_byte(buf: bytes, byte: int, start: int, end: int) -> int:
+    return buf.count(bytes((byte,)), start, end)
+
+
+def _py_count_marker(buf: bytes, marker: bytes, start: int, end: int) -> int:
+    return buf.count(marker, start, end)
+
+
+# memchr in C skips the bytes between line ends many at a time: CPython's
+# one-byte count looks at each byte (about 1.3 GB/s here), and its search for
+# a marker that starts with a line end is slower than memchr and memcmp.
+_count_byte = _c_count_byte or _py_count_byte
+_count_marker = _c_count_marker or _py_count_marker
 
 
 # Possessive quantifiers (Python 3.11+) keep the fast path's regexes from
@@ -245,8 +266,11 @@ class SseDecoder:
         self._preview = preview_chars
         self._live = live_events or not fast  # decode every piece line by line on arrival
         self._queue: list[SseEvent] = []
-        # Pieces fed but not decoded yet (see _flush), with their offsets and times.
+        # Pieces fed but not decoded yet (see _flush), with their lengths,
+        # offsets and times; ``_held`` holds them as given: one bytes object
+        # a piece, or one for many consecutive pieces (feed_joined).
         self._held: list[bytes] = []
+        self._held_len: list[int] = []
         self._held_at: list[int] = []
         self._held_t: list[float] = []
         self._held_size = 0
@@ -348,6 +372,7 @@ class SseDecoder:
             self._feed_exact(data, offset, t)
             return
         self._held.append(data)
+        self._held_len.append(len(data))
         self._held_at.append(offset)
         self._held_t.append(t)
         self._held_size += len(data) + _PIECE_COST
@@ -361,11 +386,41 @@ class SseDecoder:
                 self._feed_exact(piece, offset, t)
             return
         self._held += pieces
+        self._held_len += map(len, pieces)
         self._held_at += offsets
         self._held_t += [t] * len(pieces)
         # The span the pieces cover (chunk headers between them included): no pass over them.
         span = max(offsets[-1] - offsets[0] + len(pieces[-1]), 0) if pieces else 0
         self._held_size += span + _PIECE_COST * len(pieces)
+        if self._held_size >= _BATCH:
+            self._flush()
+
+    def feed_joined(self, joined: bytes, lengths: list[int], offsets: list[int], t: float) -> None:
+        """:meth:`feed_many` of the pieces that ``joined`` holds one after another.
+
+        ``lengths[i]`` bytes of piece ``i`` at stream ``offsets[i]``, all read
+        at ``t``: what chunked framing hands over from its C scan, which
+        copies a read's chunk data into one buffer instead of a bytes object
+        per chunk.
+        """
+        if not lengths:
+            return
+        if self._live:
+            pos = 0
+            for length, offset in zip(lengths, offsets, strict=True):
+                self._feed_exact(joined[pos : pos + length], offset, t)
+                pos += length
+            return
+        if self._held and len(joined) >= _BATCH:
+            # Decoded apart, what is held (most often a chunk's head from the
+            # read before) spares joining it with a read's worth of data.
+            self._flush()
+        self._held.append(joined)
+        self._held_len += lengths
+        self._held_at += offsets
+        self._held_t += [t] * len(lengths)
+        span = max(offsets[-1] - offsets[0] + lengths[-1], 0)
+        self._held_size += span + _PIECE_COST * len(lengths)
         if self._held_size >= _BATCH:
             self._flush()
 
@@ -413,11 +468,11 @@ class SseDecoder:
         decoder) -- is fed to the line decoder piece by piece, with the
         pieces' own offsets and times.
         """
-        pieces, offsets, times = self._held, self._held_at, self._held_t
-        self._held, self._held_at, self._held_t = [], [], []
+        blocks, offsets, times = self._held, self._held_at, self._held_t
+        ends = list(accumulate(self._held_len))
+        self._held, self._held_len, self._held_at, self._held_t = [], [], [], []
         self._held_size = 0
-        buf = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        ends = list(accumulate(map(len, pieces)))
+        buf = blocks[0] if len(blocks) == 1 else b"".join(blocks)
         crlf = b"\r" in buf
         sep = b"\r\n\r\n" if crlf else b"\n\n"
         n = len(buf)
@@ -441,16 +496,16 @@ class SseDecoder:
                 if end > pos:
                     # pos:cut counted; cut:end, the run's last block, may hold the
                     # last event of the stream so far: the line decoder takes it.
-                    self._exact(pieces, offsets, times, ends, cut, end)
+                    self._exact(buf, offsets, times, ends, cut, end)
                     pos = end
                     continue
                 span = buf.rfind(sep, pos, min(stop, pos + _EXACT_SPAN))
             else:
                 span = -1
             end = buf.find(sep, pos) + len(sep) if span < 0 else span + len(sep)
-            self._exact(pieces, offsets, times, ends, pos, end)
+            self._exact(buf, offsets, times, ends, pos, end)
             pos = end
-        self._exact(pieces, offsets, times, ends, pos, n)
+        self._exact(buf, offsets, times, ends, pos, n)
 
     def _clean(self) -> bool:
         """Between two events, at a line start, with nothing to watch for."""
@@ -464,37 +519,36 @@ class SseDecoder:
 
     def _exact(
         self,
-        pieces: list[bytes],
+        buf: bytes,
         offsets: list[int],
         times: list[float],
         ends: list[int],
         a: int,
         b: int,
     ) -> None:
-        """Feed bytes ``a:b`` of the joined pieces to the line decoder, piece by piece."""
+        """Feed bytes ``a:b`` of the held pieces, joined in ``buf``, to the line decoder, piece by piece.
+
+        Piece ``i`` is ``buf[ends[i - 1]:ends[i]]`` (from 0 for the first),
+        at stream offset ``offsets[i]``, read at ``times[i]``.
+        """
         if a >= b:
             return
         i = bisect_right(ends, a)
-        if not (self._at_start or self._after_cr) and len(pieces) > 1:
+        if not (self._at_start or self._after_cr) and len(ends) > 1:
             # No line end in a:b (a long line, or an event arriving byte by byte):
             # one _keep for all of it, however many pieces it came in.
-            joined = b"".join(pieces[i : bisect_right(ends, b - 1) + 1])
-            first = ends[i] - len(pieces[i])
-            part = joined[a - first : b - first]
+            part = buf[a:b]
             if b"\n" not in part and b"\r" not in part:
+                first = ends[i - 1] if i else 0
                 fed = self._fed
                 self._fed = fed + len(part)
                 self._keep(part, offsets[i] + a - first, fed)
                 return
         while a < b:
-            piece = pieces[i]
-            first = ends[i] - len(piece)
-            lo = a - first
-            hi = min(b, ends[i]) - first
-            self._feed_exact(
-                piece if hi - lo == len(piece) else piece[lo:hi], offsets[i] + lo, times[i]
-            )
-            a = first + hi
+            first = ends[i - 1] if i else 0
+            hi = min(b, ends[i])
+            self._feed_exact(buf[a:hi], offsets[i] + a - first, times[i])
+            a = hi
             i += 1
 
     def _fast(
@@ -578,10 +632,10 @@ class SseDecoder:
         per_block = 2 if name is None else 3
         while True:
             marker = sep + head + b"data:" + lead
-            blocks = buf.count(marker, pos, end) + 1
+            blocks = _count_marker(buf, marker, pos, end) + 1
             lines = per_block * blocks
-            if buf.count(b"\n", pos, end) == lines and (
-                not crlf or buf.count(b"\r", pos, end) == lines
+            if _count_byte(buf, 10, pos, end) == lines and (
+                not crlf or _count_byte(buf, 13, pos, end) == lines
             ):
                 break
             if not lead:

@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from ..core.errors import CaptureFileError, CaptureWriteError
 from ..core.report import CloseKind
+from ..core.speedups import json_escape as _c_json_escape
 from .page_cache import PageCacheReleaser, can_release
 
 __all__ = [
@@ -358,7 +359,10 @@ _MAX_PARTS = 512  # buffers per writev(), well under IOV_MAX (1024 on Linux)
 def json_string_body(data: bytes) -> bytes:
     """``data`` (as latin-1 text) escaped as json.dumps writes it between the quotes.
 
-    Two ways, both byte-identical to json.dumps: printable ASCII (with CR,
+    With the C extension built (:mod:`chunkscope.core.speedups`), one C pass,
+    eight bytes at a time where none needs escaping: about twice the speed
+    of either Python way on SSE bodies. Without it, two ways, both
+    byte-identical to json.dumps: printable ASCII (with CR,
     LF, tab) takes a chain of C-speed ``bytes.replace`` calls, from about
     2 GB/s on bulk data to 700-800 MB/s on SSE's line ends every 10 bytes;
     text where quotes or backslashes are denser than one in 10 bytes (SSE's
@@ -366,6 +370,8 @@ def json_string_body(data: bytes) -> bytes:
     and anything non-ASCII go through CPython's JSON escaper, a flat
     250-400 MB/s. A 4 KiB sample decides.
     """
+    if _c_json_escape is not None:
+        return _c_json_escape(data)
     sample = data[:ESCAPE_SAMPLE]
     if (sample.count(b'"') + sample.count(b"\\")) * ESCAPE_DENSITY <= len(sample) and not (
         data.translate(None, _PLAIN)

@@ -10,6 +10,7 @@ every summary field, every terminal event and the event count must be equal.
 
 from __future__ import annotations
 
+import itertools
 import random
 import tracemalloc
 from collections.abc import Iterator
@@ -53,9 +54,11 @@ def both(
     fast = SseDecoder(on_watched=recorder(True), **kwargs)
     line = SseDecoder(fast=False, on_watched=recorder(False), **kwargs)
     offset = 0
+    offsets = []
     for k, piece in enumerate(pieces):
         if gaps:
             offset += gaps[k % len(gaps)]
+        offsets.append(offset)
         fast.feed(piece, offset, 0.5 * k)
         line.feed(piece, offset, 0.5 * k)
         offset += len(piece)
@@ -63,7 +66,34 @@ def both(
             assert fast.event_count == line.event_count
     assert same(fast, line)
     assert watched[True] == watched[False]
+    joined_against_line(pieces, offsets, **kwargs)
     return fast, line
+
+
+def joined_against_line(pieces: list[bytes], offsets: list[int], **kwargs: Any) -> None:
+    """The same pieces through ``feed_joined`` (as framing's C scan hands them over), in groups.
+
+    Groups of 1 to 40 consecutive pieces, one time each, and the line
+    decoder given the same pieces one by one with their group's time.
+    """
+    watched: dict[bool, list[tuple[int, int, bytes]]] = {True: [], False: []}
+
+    def recorder(fast: bool) -> Any:
+        return lambda event, data: watched[fast].append((event.index, event.offset, data))
+
+    joined = SseDecoder(on_watched=recorder(True), **kwargs)
+    line = SseDecoder(fast=False, on_watched=recorder(False), **kwargs)
+    k = 0
+    for size in itertools.cycle((3, 1, 40, 2, 7)):
+        if k >= len(pieces):
+            break
+        group, at = pieces[k : k + size], offsets[k : k + size]
+        for piece, offset in zip(group, at, strict=True):
+            line.feed(piece, offset, 0.5 * k)
+        joined.feed_joined(b"".join(group), [len(p) for p in group], at, 0.5 * k)
+        k += size
+    assert same(joined, line)
+    assert watched[True] == watched[False]
 
 
 def same(fast: SseDecoder, line: SseDecoder) -> bool:

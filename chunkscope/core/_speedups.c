@@ -1,0 +1,480 @@
+/* C versions of the three hottest loops of chunkscope, each byte-identical to
+ * the Python code it stands in for (chunkscope/core/speedups.py says which
+ * and how they are checked). Optional: without a C compiler the package
+ * installs without this module and runs the same Python code.
+ *
+ * Nothing here decides anything the Python code does not: scan_chunks walks
+ * only the chunks the Python hot path would take whole and stops, before
+ * the chunk, at anything else, which the Python code then reads itself.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static int
+hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* scan_chunks(data, pos, base, room, max_size, hand_over) ->
+ *     (pos, count, body, offsets, sizes, data, data_offsets)
+ *
+ * Whole plain chunks from ``pos``: a size line of 1 to 15 hex digits, the
+ * first not 0, then CRLF (framing._PLAIN_SIZE_LINE); at most ``max_size``
+ * data bytes; the data and its CRLF inside ``data``. Stops at the first
+ * chunk that is not one, at its size line. ``offsets`` and ``sizes`` are
+ * native int64 columns of the first ``room`` chunks (their size lines'
+ * stream offsets, ``base + position``). The chunks' data, by ``hand_over``:
+ * 0, not at all (``data`` and ``data_offsets`` are None); 1, ``data`` is a
+ * list of one bytes object per chunk; 2, ``data`` is a pair (all the data
+ * in one bytes object, a list of each chunk's length). ``data_offsets``:
+ * the stream offset of each chunk's data.
+ */
+typedef struct {
+    Py_ssize_t line;  /* where the size line starts in data */
+    Py_ssize_t start; /* where the chunk data starts */
+    Py_ssize_t size;
+} span;
+
+static PyObject *
+hand_over_spans(const unsigned char *buf, const span *spans, Py_ssize_t count,
+                long long body, long long base, int hand_over, PyObject **offsets_out)
+{
+    PyObject *data = NULL, *joined = NULL, *lengths = NULL;
+    PyObject *offsets = PyList_New(count);
+    if (offsets == NULL)
+        return NULL;
+    if (hand_over == 1) {
+        data = PyList_New(count);
+    }
+    else {
+        joined = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)body);
+        lengths = PyList_New(count);
+        if (joined == NULL || lengths == NULL)
+            goto fail;
+    }
+    if (hand_over == 1 && data == NULL)
+        goto fail;
+    char *out = joined == NULL ? NULL : PyBytes_AS_STRING(joined);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const span *c = &spans[i];
+        PyObject *at = PyLong_FromLongLong(base + c->start);
+        if (at == NULL)
+            goto fail;
+        PyList_SET_ITEM(offsets, i, at);
+        if (hand_over == 1) {
+            PyObject *piece = PyBytes_FromStringAndSize((const char *)buf + c->start, c->size);
+            if (piece == NULL)
+                goto fail;
+            PyList_SET_ITEM(data, i, piece);
+        }
+        else {
+            memcpy(out, buf + c->start, (size_t)c->size);
+            out += c->size;
+            PyObject *length = PyLong_FromSsize_t(c->size);
+            if (length == NULL)
+                goto fail;
+            PyList_SET_ITEM(lengths, i, length);
+        }
+    }
+    if (hand_over == 2) {
+        data = PyTuple_Pack(2, joined, lengths);
+        if (data == NULL)
+            goto fail;
+        Py_DECREF(joined);
+        Py_DECREF(lengths);
+    }
+    *offsets_out = offsets;
+    return data;
+fail:
+    Py_XDECREF(data);
+    Py_XDECREF(joined);
+    Py_XDECREF(lengths);
+    Py_DECREF(offsets);
+    return NULL;
+}
+
+static PyObject *
+scan_chunks(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, room;
+    long long base, max_size;
+    int hand_over;
+    if (!PyArg_ParseTuple(args, "y*nLnLi", &view, &pos, &base, &room, &max_size, &hand_over))
+        return NULL;
+    const unsigned char *buf = (const unsigned char *)view.buf;
+    Py_ssize_t n = view.len;
+    PyObject *result = NULL;
+    span *spans = NULL;
+    Py_ssize_t cap = 0, count = 0;
+    long long body = 0;
+    if (pos < 0)
+        pos = 0;
+    if (room < 0)
+        room = 0;
+    if (hand_over < 0 || hand_over > 2) {
+        PyErr_SetString(PyExc_ValueError, "hand_over must be 0, 1 or 2");
+        goto done;
+    }
+    while (pos < n) {
+        Py_ssize_t p = pos;
+        int d = hex_value(buf[p]);
+        if (d <= 0)
+            break; /* not a hex digit, or a leading zero / the last-chunk */
+        long long size = d;
+        p++;
+        while (p < n && p - pos < 15 && (d = hex_value(buf[p])) >= 0) {
+            size = size * 16 + d;
+            p++;
+        }
+        if (p + 1 >= n || buf[p] != '\r' || buf[p + 1] != '\n')
+            break; /* an extension, a 16th digit, whitespace, a split line... */
+        if (size > max_size)
+            break;
+        Py_ssize_t line_end = p + 2;
+        if (size > n - line_end - 2)
+            break; /* the data or its CRLF is not all here */
+        Py_ssize_t end = line_end + (Py_ssize_t)size;
+        if (buf[end] != '\r' || buf[end + 1] != '\n')
+            break;
+        if (count == cap) {
+            Py_ssize_t grow = cap ? cap * 2 : 256;
+            span *more = PyMem_Realloc(spans, (size_t)grow * sizeof(span));
+            if (more == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            spans = more;
+            cap = grow;
+        }
+        spans[count].line = pos;
+        spans[count].start = line_end;
+        spans[count].size = (Py_ssize_t)size;
+        count++;
+        body += size;
+        pos = end + 2;
+    }
+    {
+        Py_ssize_t kept = count < room ? count : room;
+        PyObject *offsets = PyBytes_FromStringAndSize(NULL, kept * (Py_ssize_t)sizeof(int64_t));
+        PyObject *sizes = PyBytes_FromStringAndSize(NULL, kept * (Py_ssize_t)sizeof(int64_t));
+        PyObject *data = Py_None, *data_offsets = Py_None;
+        if (offsets == NULL || sizes == NULL) {
+            Py_XDECREF(offsets);
+            Py_XDECREF(sizes);
+            goto done;
+        }
+        int64_t *o = (int64_t *)PyBytes_AS_STRING(offsets);
+        int64_t *s = (int64_t *)PyBytes_AS_STRING(sizes);
+        for (Py_ssize_t i = 0; i < kept; i++) {
+            o[i] = base + spans[i].line;
+            s[i] = spans[i].size;
+        }
+        if (hand_over) {
+            data = hand_over_spans(buf, spans, count, body, base, hand_over, &data_offsets);
+            if (data == NULL) {
+                Py_DECREF(offsets);
+                Py_DECREF(sizes);
+                goto done;
+            }
+            result = Py_BuildValue("(nnLNNNN)", pos, count, body, offsets, sizes, data,
+                                   data_offsets);
+        }
+        else
+            result = Py_BuildValue("(nnLNNOO)", pos, count, body, offsets, sizes, Py_None,
+                                   Py_None);
+    }
+done:
+    PyMem_Free(spans);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* How many bytes json.dumps writes for each byte of a latin-1 string, with
+ * ensure_ascii: printable ASCII but " and \ as itself (1), the seven with a
+ * short escape as two, every other byte as \u00XX (6). */
+static unsigned char escape_width[256];
+static char short_escape[256][2]; /* the byte and a spare, or \ and its letter */
+static const char hexdigits[] = "0123456789abcdef";
+
+static void
+init_escape_width(void)
+{
+    static const char letters[][2] = {
+        {'"', '"'}, {'\\', '\\'}, {'\b', 'b'}, {'\f', 'f'},
+        {'\n', 'n'}, {'\r', 'r'}, {'\t', 't'},
+    };
+    for (int c = 0; c < 256; c++) {
+        int plain = c >= ' ' && c <= '~' && c != '"' && c != '\\';
+        escape_width[c] = plain ? 1 : 6;
+        short_escape[c][0] = (char)c;
+        short_escape[c][1] = 0;
+    }
+    for (size_t k = 0; k < sizeof letters / sizeof letters[0]; k++) {
+        unsigned char c = (unsigned char)letters[k][0];
+        escape_width[c] = 2;
+        short_escape[c][0] = '\\';
+        short_escape[c][1] = letters[k][1];
+    }
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Some byte of w is 0. */
+static inline uint64_t
+has_zero(uint64_t w)
+{
+    return (w - ONES) & ~w & HIGHS;
+}
+
+/* Some byte of w is not written as itself: below 0x20, 0x7f and above, '"' or '\\'. */
+static inline int
+needs_escape(uint64_t w)
+{
+    return (((w - 0x20 * ONES) & ~w & HIGHS) /* a byte < 0x20 (or >= 0x80) */
+            | (w & HIGHS) | has_zero(w ^ (0x7f * ONES)) | has_zero(w ^ ('"' * ONES))
+            | has_zero(w ^ ('\\' * ONES))) != 0;
+}
+
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define VECTOR_ESCAPE 1
+
+/* Bit k set: byte k of the 16 at p is not written as itself (any_mask), or
+ * is written with a short two-byte escape (short_mask). */
+static inline unsigned
+any_mask(__m128i v)
+{
+    /* Signed: 0x80-0xff are negative, so "< 0x20" takes them with the controls. */
+    __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+
+static inline unsigned
+short_mask(__m128i v)
+{
+    __m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\t')));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\b')));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\f')));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* json_escape(data) -> bytes: what json.dumps(data.decode("latin-1")) writes
+ * between its quotes (json.encoder.encode_basestring_ascii). */
+static PyObject *
+json_escape(PyObject *module, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *in = (const unsigned char *)view.buf;
+    Py_ssize_t n = view.len, out_len = 0, i = 0;
+#ifdef VECTOR_ESCAPE
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(in + i));
+        unsigned any = any_mask(v);
+        out_len += 16;
+        if (any)
+            out_len += __builtin_popcount(any) + 4 * __builtin_popcount(any & ~short_mask(v));
+    }
+#endif
+    while (i < n) {
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, in + i, 8);
+            if (needs_escape(w))
+                break;
+            out_len += 8;
+            i += 8;
+        }
+        for (Py_ssize_t stop = i + 8 < n ? i + 8 : n; i < stop; i++)
+            out_len += escape_width[in[i]];
+    }
+    PyObject *result = PyBytes_FromStringAndSize(NULL, out_len);
+    if (result == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    char *out = PyBytes_AS_STRING(result);
+    i = 0;
+#ifdef VECTOR_ESCAPE
+    /* Sixteen bytes at a time. Each stretch between bytes that need
+     * escaping is copied with one 16-byte store, of which only the stretch
+     * is kept: what lies past it is overwritten by what comes next. Stopping
+     * 32 bytes short of the end keeps every load inside the input and every
+     * store inside the output (which is never shorter than the input). */
+    while (i + 32 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(in + i));
+        unsigned any = any_mask(v);
+        if (!any) {
+            _mm_storeu_si128((__m128i *)out, v);
+            out += 16;
+            i += 16;
+            continue;
+        }
+        int last = 0;
+        do {
+            int k = __builtin_ctz(any);
+            _mm_storeu_si128((__m128i *)out, _mm_loadu_si128((const __m128i *)(in + i + last)));
+            out += k - last;
+            unsigned char c = in[i + k];
+            if (escape_width[c] == 2) {
+                memcpy(out, short_escape[c], 2);
+                out += 2;
+            }
+            else {
+                memcpy(out, "\\u00", 4);
+                out[4] = hexdigits[c >> 4];
+                out[5] = hexdigits[c & 0xf];
+                out += 6;
+            }
+            last = k + 1;
+            any &= any - 1;
+        } while (any);
+        _mm_storeu_si128((__m128i *)out, _mm_loadu_si128((const __m128i *)(in + i + last)));
+        out += 16 - last;
+        i += 16;
+    }
+#endif
+    while (i < n) {
+        /* Eight bytes at a time while none needs escaping (most of a body),
+         * then byte by byte, eight of them, without a branch for the short
+         * escapes: each byte writes two (itself and a spare, or \ and a
+         * letter) and moves on by its width. The spare written past the
+         * last byte lands on the NUL every bytes object ends with. */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, in + i, 8);
+            if (needs_escape(w))
+                break;
+            memcpy(out, &w, 8);
+            out += 8;
+            i += 8;
+        }
+        for (Py_ssize_t stop = i + 8 < n ? i + 8 : n; i < stop; i++) {
+            unsigned char c = in[i];
+            if (escape_width[c] <= 2) {
+                memcpy(out, short_escape[c], 2);
+                out += escape_width[c];
+                continue;
+            }
+            memcpy(out, "\\u00", 4);
+            out[4] = hexdigits[c >> 4];
+            out[5] = hexdigits[c & 0xf];
+            out += 6;
+        }
+    }
+    *out = '\0';
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* count_byte(data, byte, start, end) -> int: data.count(bytes([byte]), start, end),
+ * with memchr, which skips the bytes between matches many at a time. */
+static PyObject *
+count_byte(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    int byte;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "y*inn", &view, &byte, &start, &end))
+        return NULL;
+    Py_ssize_t n = view.len, count = 0;
+    if (start < 0)
+        start = start + n < 0 ? 0 : start + n;
+    if (end < 0)
+        end = end + n < 0 ? 0 : end + n;
+    if (end > n)
+        end = n;
+    const char *p = (const char *)view.buf + (start < end ? start : end);
+    const char *stop = (const char *)view.buf + end;
+    while (p < stop) {
+        const char *hit = memchr(p, byte & 0xff, (size_t)(stop - p));
+        if (hit == NULL)
+            break;
+        count++;
+        p = hit + 1;
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(count);
+}
+
+/* count_marker(data, marker, start, end) -> int: data.count(marker, start, end)
+ * for a marker of 2 or more bytes (matches do not overlap), by memchr for its
+ * first byte and memcmp for the rest. Faster than CPython's search when the
+ * first byte is a line end, which the SSE fast path's markers start with. */
+static PyObject *
+count_marker(PyObject *module, PyObject *args)
+{
+    Py_buffer view, marker;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "y*y*nn", &view, &marker, &start, &end))
+        return NULL;
+    Py_ssize_t n = view.len, m = marker.len, count = 0;
+    if (m < 2) {
+        PyBuffer_Release(&view);
+        PyBuffer_Release(&marker);
+        PyErr_SetString(PyExc_ValueError, "marker must be 2 bytes or more");
+        return NULL;
+    }
+    if (start < 0)
+        start = start + n < 0 ? 0 : start + n;
+    if (end < 0)
+        end = end + n < 0 ? 0 : end + n;
+    if (end > n)
+        end = n;
+    const char *base = (const char *)view.buf, *mk = (const char *)marker.buf;
+    const char *p = base + start, *last = base + end - m; /* the last place a match can start */
+    while (end - start >= m && p <= last) {
+        const char *hit = memchr(p, mk[0], (size_t)(last - p + 1));
+        if (hit == NULL)
+            break;
+        if (memcmp(hit + 1, mk + 1, (size_t)(m - 1)) == 0) {
+            count++;
+            p = hit + m;
+        }
+        else
+            p = hit + 1;
+    }
+    PyBuffer_Release(&view);
+    PyBuffer_Release(&marker);
+    return PyLong_FromSsize_t(count);
+}
+
+static PyMethodDef methods[] = {
+    {"scan_chunks", scan_chunks, METH_VARARGS, "Whole plain chunks from pos (see framing.py)."},
+    {"json_escape", json_escape, METH_O, "json.dumps of data as latin-1, between the quotes."},
+    {"count_byte", count_byte, METH_VARARGS, "data.count(bytes([byte]), start, end)."},
+    {"count_marker", count_marker, METH_VARARGS, "data.count(marker, start, end), 2+ bytes."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_speedups", "C versions of chunkscope's hottest loops.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    init_escape_width();
+    return PyModule_Create(&module_def);
+}
