@@ -34,9 +34,10 @@ hex_value(unsigned char c)
  * native int64 columns of the first ``room`` chunks (their size lines'
  * stream offsets, ``base + position``). The chunks' data, by ``hand_over``:
  * 0, not at all (``data`` and ``data_offsets`` are None); 1, ``data`` is a
- * list of one bytes object per chunk; 2, ``data`` is a pair (all the data
- * in one bytes object, a list of each chunk's length). ``data_offsets``:
- * the stream offset of each chunk's data.
+ * list of one bytes object per chunk and ``data_offsets`` a list of their
+ * stream offsets; 2, ``data`` is a pair (all the data in one bytes object,
+ * an int64 column of where each chunk's data ends in it) and
+ * ``data_offsets`` an int64 column of their stream offsets.
  */
 typedef struct {
     Py_ssize_t line;  /* where the size line starts in data */
@@ -48,57 +49,56 @@ static PyObject *
 hand_over_spans(const unsigned char *buf, const span *spans, Py_ssize_t count,
                 long long body, long long base, int hand_over, PyObject **offsets_out)
 {
-    PyObject *data = NULL, *joined = NULL, *lengths = NULL;
+    if (hand_over == 2) {
+        /* One buffer of all the data, and two int64 columns: where each
+         * chunk's data ends in it, and its stream offset. */
+        PyObject *joined = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)body);
+        PyObject *ends = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
+        PyObject *offsets = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
+        PyObject *data = NULL;
+        if (joined != NULL && ends != NULL && offsets != NULL) {
+            char *out = PyBytes_AS_STRING(joined);
+            int64_t *e = (int64_t *)PyBytes_AS_STRING(ends);
+            int64_t *o = (int64_t *)PyBytes_AS_STRING(offsets);
+            int64_t at = 0;
+            for (Py_ssize_t i = 0; i < count; i++) {
+                memcpy(out + at, buf + spans[i].start, (size_t)spans[i].size);
+                at += spans[i].size;
+                e[i] = at;
+                o[i] = base + spans[i].start;
+            }
+            data = PyTuple_Pack(2, joined, ends);
+        }
+        Py_XDECREF(joined);
+        Py_XDECREF(ends);
+        if (data == NULL) {
+            Py_XDECREF(offsets);
+            return NULL;
+        }
+        *offsets_out = offsets;
+        return data;
+    }
+    /* A bytes object per chunk, and a list of their stream offsets. */
+    PyObject *data = PyList_New(count);
     PyObject *offsets = PyList_New(count);
-    if (offsets == NULL)
-        return NULL;
-    if (hand_over == 1) {
-        data = PyList_New(count);
-    }
-    else {
-        joined = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)body);
-        lengths = PyList_New(count);
-        if (joined == NULL || lengths == NULL)
-            goto fail;
-    }
-    if (hand_over == 1 && data == NULL)
+    if (data == NULL || offsets == NULL)
         goto fail;
-    char *out = joined == NULL ? NULL : PyBytes_AS_STRING(joined);
     for (Py_ssize_t i = 0; i < count; i++) {
         const span *c = &spans[i];
         PyObject *at = PyLong_FromLongLong(base + c->start);
         if (at == NULL)
             goto fail;
         PyList_SET_ITEM(offsets, i, at);
-        if (hand_over == 1) {
-            PyObject *piece = PyBytes_FromStringAndSize((const char *)buf + c->start, c->size);
-            if (piece == NULL)
-                goto fail;
-            PyList_SET_ITEM(data, i, piece);
-        }
-        else {
-            memcpy(out, buf + c->start, (size_t)c->size);
-            out += c->size;
-            PyObject *length = PyLong_FromSsize_t(c->size);
-            if (length == NULL)
-                goto fail;
-            PyList_SET_ITEM(lengths, i, length);
-        }
-    }
-    if (hand_over == 2) {
-        data = PyTuple_Pack(2, joined, lengths);
-        if (data == NULL)
+        PyObject *piece = PyBytes_FromStringAndSize((const char *)buf + c->start, c->size);
+        if (piece == NULL)
             goto fail;
-        Py_DECREF(joined);
-        Py_DECREF(lengths);
+        PyList_SET_ITEM(data, i, piece);
     }
     *offsets_out = offsets;
     return data;
 fail:
     Py_XDECREF(data);
-    Py_XDECREF(joined);
-    Py_XDECREF(lengths);
-    Py_DECREF(offsets);
+    Py_XDECREF(offsets);
     return NULL;
 }
 

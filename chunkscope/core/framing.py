@@ -44,7 +44,7 @@ __all__ = ["BodySink", "ChunkTable", "ChunkedReader", "FramingFinding"]
 
 BodySink = Callable[[bytes, int, float], None]
 BatchSink = Callable[[list[bytes], list[int], float], None]
-JoinedSink = Callable[[bytes, list[int], list[int], float], None]
+JoinedSink = Callable[[bytes, Sequence[int], Sequence[int], float], None]
 
 # Chunk extensions are kept as received for the first chunks that have them,
 # up to this many bytes in all; later extensions are counted (``ext_count``,
@@ -190,7 +190,8 @@ class ChunkedReader:
         # (pieces, their offsets, the read's time) instead of one sink call each.
         self.sink_many = sink_many
         # Optional, with sink_many: the whole chunks the C scan takes from one
-        # read, their data copied into one buffer (data, lengths, offsets, time).
+        # read, their data copied into one buffer (data, each piece's end in
+        # it, each piece's stream offset, the read's time).
         self.sink_joined = sink_joined if sink_many is not None else None
         # Columnar chunk records (see STYLE.md): chunk i lives at position i.
         # The data offset follows from offset and size for plain size lines;
@@ -362,7 +363,10 @@ class ChunkedReader:
                 count += taken
                 body += taken_bytes
                 if hand_over == 2:
-                    joined(c_data[0], c_data[1], c_offsets, t)  # type: ignore[misc]
+                    joined_data, ends = c_data
+                    joined(  # type: ignore[misc]
+                        joined_data, memoryview(ends).cast("q"), memoryview(c_offsets).cast("q"), t
+                    )
                 elif hand_over == 1:
                     pieces = c_data
                     piece_offsets = c_offsets

@@ -77,9 +77,10 @@ import re
 import sys
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from itertools import accumulate
+from itertools import accumulate, chain, repeat
+from operator import sub
 from typing import Any
 
 from .errors import UsageError
@@ -134,6 +135,18 @@ def _py_count_marker(buf: bytes, marker: bytes, start: int, end: int) -> int:
 # a marker that starts with a line end is slower than memchr and memcmp.
 _count_byte = _c_count_byte or _py_count_byte
 _count_marker = _c_count_marker or _py_count_marker
+
+
+class _Always:
+    """The read time of every piece of one read: ``times[i]`` without a list of them."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __getitem__(self, index: int) -> float:
+        return self.t
 
 
 # Possessive quantifiers (Python 3.11+) keep the fast path's regexes from
@@ -395,32 +408,37 @@ class SseDecoder:
         if self._held_size >= _BATCH:
             self._flush()
 
-    def feed_joined(self, joined: bytes, lengths: list[int], offsets: list[int], t: float) -> None:
+    def feed_joined(
+        self, joined: bytes, ends: Sequence[int], offsets: Sequence[int], t: float
+    ) -> None:
         """:meth:`feed_many` of the pieces that ``joined`` holds one after another.
 
-        ``lengths[i]`` bytes of piece ``i`` at stream ``offsets[i]``, all read
-        at ``t``: what chunked framing hands over from its C scan, which
-        copies a read's chunk data into one buffer instead of a bytes object
-        per chunk.
+        Piece ``i`` is ``joined[ends[i - 1]:ends[i]]`` (from 0 for the first),
+        at stream ``offsets[i]``, all read at ``t``: what chunked framing
+        hands over from its C scan, which copies a read's chunk data into one
+        buffer (and its ends and offsets into int64 columns) instead of
+        making objects per chunk. A read's worth is decoded at once, apart
+        from what was held before, so that nothing large is copied again.
         """
-        if not lengths:
+        if not ends:
             return
         if self._live:
-            pos = 0
-            for length, offset in zip(lengths, offsets, strict=True):
-                self._feed_exact(joined[pos : pos + length], offset, t)
-                pos += length
+            start = 0
+            for end, offset in zip(ends, offsets, strict=True):
+                self._feed_exact(joined[start:end], offset, t)
+                start = end
             return
-        if self._held and len(joined) >= _BATCH:
-            # Decoded apart, what is held (most often a chunk's head from the
-            # read before) spares joining it with a read's worth of data.
-            self._flush()
+        span = max(offsets[-1] - offsets[0] + ends[-1] - (ends[-2] if len(ends) > 1 else 0), 0)
+        if span + _PIECE_COST * len(ends) >= _BATCH:
+            if self._held:
+                self._flush()
+            self._decode(joined, ends, offsets, _Always(t))
+            return
         self._held.append(joined)
-        self._held_len += lengths
+        self._held_len += map(sub, ends, chain((0,), ends))
         self._held_at += offsets
-        self._held_t += [t] * len(lengths)
-        span = max(offsets[-1] - offsets[0] + lengths[-1], 0)
-        self._held_size += span + _PIECE_COST * len(lengths)
+        self._held_t += repeat(t, len(ends))
+        self._held_size += span + _PIECE_COST * len(ends)
         if self._held_size >= _BATCH:
             self._flush()
 
@@ -472,7 +490,16 @@ class SseDecoder:
         ends = list(accumulate(self._held_len))
         self._held, self._held_len, self._held_at, self._held_t = [], [], [], []
         self._held_size = 0
-        buf = blocks[0] if len(blocks) == 1 else b"".join(blocks)
+        self._decode(blocks[0] if len(blocks) == 1 else b"".join(blocks), ends, offsets, times)
+
+    def _decode(
+        self,
+        buf: bytes,
+        ends: Sequence[int],
+        offsets: Sequence[int],
+        times: Sequence[float] | _Always,
+    ) -> None:
+        """Decode pieces joined in ``buf``: piece ``i`` ends at ``ends[i]``, at ``offsets[i]``, read at ``times[i]``."""
         crlf = b"\r" in buf
         sep = b"\r\n\r\n" if crlf else b"\n\n"
         n = len(buf)
@@ -520,9 +547,9 @@ class SseDecoder:
     def _exact(
         self,
         buf: bytes,
-        offsets: list[int],
-        times: list[float],
-        ends: list[int],
+        offsets: Sequence[int],
+        times: Sequence[float] | _Always,
+        ends: Sequence[int],
         a: int,
         b: int,
     ) -> None:

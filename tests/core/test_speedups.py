@@ -224,17 +224,16 @@ def test_scan_chunks_refuses_what_the_python_loop_takes_apart() -> None:
         b"5\r\nhel",
     ):
         assert speedups.scan_chunks(data, 0, 0, 10, 1 << 62, 2)[:3] == (0, 0, 0)
-    pos, count, body, offsets, sizes, (data, lengths), data_offsets = speedups.scan_chunks(
+    pos, count, body, offsets, sizes, (data, ends), data_offsets = speedups.scan_chunks(
         b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 0, 100, 1, 1 << 62, 2
     )
-    assert (pos, count, body, data, lengths, data_offsets) == (
-        15,
-        2,
-        5,
-        b"abcde",
-        [3, 2],
-        [103, 111],
-    )
+    assert (pos, count, body, data) == (15, 2, 5, b"abcde")
+    assert list(memoryview(ends).cast("q")) == [3, 5]
+    assert list(memoryview(data_offsets).cast("q")) == [103, 111]
+    pieces, piece_offsets = speedups.scan_chunks(b"3\r\nabc\r\n2\r\nde\r\n", 0, 100, 0, 1 << 62, 1)[
+        5:
+    ]
+    assert (pieces, piece_offsets) == ([b"abc", b"de"], [103, 111])
     assert len(offsets) == len(sizes) == 8  # room for one chunk's record
 
 

@@ -90,7 +90,9 @@ def joined_against_line(pieces: list[bytes], offsets: list[int], **kwargs: Any) 
         group, at = pieces[k : k + size], offsets[k : k + size]
         for piece, offset in zip(group, at, strict=True):
             line.feed(piece, offset, 0.5 * k)
-        joined.feed_joined(b"".join(group), [len(p) for p in group], at, 0.5 * k)
+        joined.feed_joined(
+            b"".join(group), list(itertools.accumulate(map(len, group))), at, 0.5 * k
+        )
         k += size
     assert same(joined, line)
     assert watched[True] == watched[False]
