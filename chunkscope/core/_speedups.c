@@ -205,6 +205,15 @@ done:
 static unsigned char escape_width[256];
 static char short_escape[256][2]; /* the byte and a spare, or \ and its letter */
 static const char hexdigits[] = "0123456789abcdef";
+static unsigned char bits_set[256]; /* of each byte value */
+
+/* The bits set in a 16-bit mask. A table, since __builtin_popcount without
+ * -mpopcnt is a call into libgcc that cost as much as the escaping. */
+static inline int
+bit_count(unsigned mask)
+{
+    return bits_set[mask & 0xff] + bits_set[(mask >> 8) & 0xff];
+}
 
 static void
 init_escape_width(void)
@@ -214,6 +223,7 @@ init_escape_width(void)
         {'\n', 'n'}, {'\r', 'r'}, {'\t', 't'},
     };
     for (int c = 0; c < 256; c++) {
+        bits_set[c] = (unsigned char)((c & 1) + bits_set[c >> 1]);
         int plain = c >= ' ' && c <= '~' && c != '"' && c != '\\';
         escape_width[c] = plain ? 1 : 6;
         short_escape[c][0] = (char)c;
@@ -275,6 +285,116 @@ short_mask(__m128i v)
     m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\f')));
     return (unsigned)_mm_movemask_epi8(m);
 }
+
+/* The 16 bytes at p, of which those in ``any`` need escaping, written at
+ * out; returns the new end. Each stretch between them is copied with one
+ * 16-byte store, of which only the stretch is kept: what lies past it is
+ * overwritten by what comes next. p must have 32 bytes after it, and out
+ * as many (the output is never shorter than the input). */
+static inline char *
+escape_each(const unsigned char *p, unsigned any, char *out)
+{
+    int last = 0;
+    do {
+        int k = __builtin_ctz(any);
+        _mm_storeu_si128((__m128i *)out, _mm_loadu_si128((const __m128i *)(p + last)));
+        out += k - last;
+        unsigned char c = p[k];
+        if (escape_width[c] == 2) {
+            memcpy(out, short_escape[c], 2);
+            out += 2;
+        }
+        else {
+            memcpy(out, "\\u00", 4);
+            out[4] = hexdigits[c >> 4];
+            out[5] = hexdigits[c & 0xf];
+            out += 6;
+        }
+        last = k + 1;
+        any &= any - 1;
+    } while (any);
+    _mm_storeu_si128((__m128i *)out, _mm_loadu_si128((const __m128i *)(p + last)));
+    return out + 16 - last;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <tmmintrin.h>
+#define EXPAND_ESCAPE 1
+
+/* For an 8-byte half whose bytes in mask m take short escapes: where each
+ * output byte comes from (0x80: nowhere, a backslash goes there), and the
+ * backslashes. */
+static unsigned char expand_shuffle[256][16];
+static unsigned char expand_slash[256][16];
+static int have_ssse3;
+
+static void
+init_expand(void)
+{
+    for (int m = 0; m < 256; m++) {
+        int o = 0;
+        for (int k = 0; k < 8; k++) {
+            if (m & (1 << k)) {
+                expand_shuffle[m][o] = 0x80;
+                expand_slash[m][o++] = '\\';
+            }
+            expand_shuffle[m][o] = (unsigned char)k;
+            expand_slash[m][o++] = 0;
+        }
+        for (; o < 16; o++) {
+            expand_shuffle[m][o] = 0x80;
+            expand_slash[m][o] = 0;
+        }
+    }
+    __builtin_cpu_init();
+    have_ssse3 = __builtin_cpu_supports("ssse3");
+}
+
+/* Sixteen bytes at a time, while 32 are left: a block whose escapes are all
+ * short (SSE's quotes and line ends) is written in two shuffles, each half
+ * spread out to make room for its backslashes, whatever their number; a
+ * block with a \u00XX escape goes byte by byte (escape_each). */
+__attribute__((target("ssse3"))) static char *
+escape_expand(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out)
+{
+    /* The letter of each short-escaped control byte, by its value. */
+    const __m128i letters = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 'b', 't', 'n', 0, 'f', 'r', 0, 0);
+    Py_ssize_t i = *at;
+    while (i + 32 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(in + i));
+        unsigned any = any_mask(v);
+        if (!any) {
+            _mm_storeu_si128((__m128i *)out, v);
+            out += 16;
+            i += 16;
+            continue;
+        }
+        if (any & ~short_mask(v)) {
+            out = escape_each(in + i, any, out);
+            i += 16;
+            continue;
+        }
+        /* Only short escapes: the controls among them (all below 0x10)
+         * become their letters; quotes and backslashes stay themselves. */
+        __m128i control = _mm_cmplt_epi8(v, _mm_set1_epi8(0x10));
+        __m128i t = _mm_or_si128(_mm_andnot_si128(control, v),
+                                 _mm_and_si128(control, _mm_shuffle_epi8(letters, v)));
+        unsigned lo = any & 0xff, hi = any >> 8;
+        __m128i a = _mm_shuffle_epi8(t, _mm_loadu_si128((const __m128i *)expand_shuffle[lo]));
+        a = _mm_or_si128(a, _mm_loadu_si128((const __m128i *)expand_slash[lo]));
+        _mm_storeu_si128((__m128i *)out, a);
+        out += 8 + bit_count(lo);
+        __m128i b = _mm_shuffle_epi8(_mm_srli_si128(t, 8),
+                                     _mm_loadu_si128((const __m128i *)expand_shuffle[hi]));
+        b = _mm_or_si128(b, _mm_loadu_si128((const __m128i *)expand_slash[hi]));
+        _mm_storeu_si128((__m128i *)out, b);
+        out += 8 + bit_count(hi);
+        i += 16;
+    }
+    *at = i;
+    return out;
+}
+#endif
 #endif
 
 /* json_escape(data) -> bytes: what json.dumps(data.decode("latin-1")) writes
@@ -293,7 +413,7 @@ json_escape(PyObject *module, PyObject *arg)
         unsigned any = any_mask(v);
         out_len += 16;
         if (any)
-            out_len += __builtin_popcount(any) + 4 * __builtin_popcount(any & ~short_mask(v));
+            out_len += bit_count(any) + 4 * bit_count(any & ~short_mask(v));
     }
 #endif
     while (i < n) {
@@ -316,41 +436,21 @@ json_escape(PyObject *module, PyObject *arg)
     char *out = PyBytes_AS_STRING(result);
     i = 0;
 #ifdef VECTOR_ESCAPE
-    /* Sixteen bytes at a time. Each stretch between bytes that need
-     * escaping is copied with one 16-byte store, of which only the stretch
-     * is kept: what lies past it is overwritten by what comes next. Stopping
-     * 32 bytes short of the end keeps every load inside the input and every
-     * store inside the output (which is never shorter than the input). */
+#ifdef EXPAND_ESCAPE
+    if (have_ssse3)
+        out = escape_expand(in, n, &i, out);
+#endif
+    /* Without SSSE3, or for what it left: sixteen bytes at a time, each
+     * escape in turn (escape_each). */
     while (i + 32 <= n) {
         __m128i v = _mm_loadu_si128((const __m128i *)(in + i));
         unsigned any = any_mask(v);
         if (!any) {
             _mm_storeu_si128((__m128i *)out, v);
             out += 16;
-            i += 16;
-            continue;
         }
-        int last = 0;
-        do {
-            int k = __builtin_ctz(any);
-            _mm_storeu_si128((__m128i *)out, _mm_loadu_si128((const __m128i *)(in + i + last)));
-            out += k - last;
-            unsigned char c = in[i + k];
-            if (escape_width[c] == 2) {
-                memcpy(out, short_escape[c], 2);
-                out += 2;
-            }
-            else {
-                memcpy(out, "\\u00", 4);
-                out[4] = hexdigits[c >> 4];
-                out[5] = hexdigits[c & 0xf];
-                out += 6;
-            }
-            last = k + 1;
-            any &= any - 1;
-        } while (any);
-        _mm_storeu_si128((__m128i *)out, _mm_loadu_si128((const __m128i *)(in + i + last)));
-        out += 16 - last;
+        else
+            out = escape_each(in + i, any, out);
         i += 16;
     }
 #endif
@@ -476,5 +576,8 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     init_escape_width();
+#ifdef EXPAND_ESCAPE
+    init_expand();
+#endif
     return PyModule_Create(&module_def);
 }
