@@ -17,7 +17,7 @@ from typing import Any
 __all__ = ["count_byte", "count_marker", "json_escape", "scan_chunks"]
 
 scan_chunks: Callable[..., tuple[Any, ...]] | None = None
-json_escape: Callable[[bytes], bytes] | None = None
+json_escape: Callable[[bytes | memoryview], bytes] | None = None
 count_byte: Callable[[bytes, int, int, int], int] | None = None
 count_marker: Callable[[bytes, bytes, int, int], int] | None = None
 

@@ -521,10 +521,19 @@ class CaptureWriter:
         # they are, never copied into a line. A large read is escaped in
         # pieces: buffers this small are recycled by the allocator, where
         # one escaped copy of a whole megabyte read is fresh pages each time.
-        # (A slice of a whole bytes object is the object itself: no copy.)
-        escaped = [
-            json_string_body(data[i : i + ESCAPE_PIECE]) for i in range(0, len(data), ESCAPE_PIECE)
-        ]
+        # (A slice of a whole bytes object is the object itself: no copy. The
+        # C escaper reads any buffer, so it gets views of the read, not copies.)
+        if _c_json_escape is not None and len(data) > ESCAPE_PIECE:
+            view = memoryview(data)
+            escape = _c_json_escape
+            escaped = [
+                escape(view[i : i + ESCAPE_PIECE]) for i in range(0, len(data), ESCAPE_PIECE)
+            ]
+        else:
+            escaped = [
+                json_string_body(data[i : i + ESCAPE_PIECE])
+                for i in range(0, len(data), ESCAPE_PIECE)
+            ]
         self._emit(b'{"r":"recv","t":%b,"data":"' % repr(t).encode("ascii"), *escaped, b'"}\n')
 
     def _note_masked(self, names: list[str]) -> None:

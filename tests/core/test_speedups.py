@@ -244,3 +244,29 @@ def test_pure_python_can_be_forced_from_the_environment() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "True"
+
+
+@built
+def test_a_capture_file_is_the_same_written_with_and_without_c(tmp_path: Any) -> None:
+    rng = random.Random(5)
+    reads = [
+        bytes(rng.randrange(256) for _ in range(200_000)),  # escaped in 64 KiB views
+        b'data: {"v":"\\u00e9\\n"}\n\n' * 9000,
+        b"x" * 70_000,
+        b"",
+    ]
+
+    def write(path: Any) -> bytes:
+        with capture_module.CaptureWriter(
+            path, redact=False, created="2026-12-01T00:00:00.000Z"
+        ) as w:
+            for k, data in enumerate(reads):
+                w.received(0.5 * k, data)
+        return bytes(path.read_bytes())
+
+    fast = write(tmp_path / "c.capture")
+    with pure_python():
+        slow = write(tmp_path / "py.capture")
+    assert fast == slow
+    lines = fast.splitlines()[2:]
+    assert [json.loads(line)["data"].encode("latin-1") for line in lines] == reads
