@@ -488,7 +488,7 @@ json_escape(PyObject *module, PyObject *arg)
 }
 
 /* count_byte(data, byte, start, end) -> int: data.count(bytes([byte]), start, end),
- * with memchr, which skips the bytes between matches many at a time. */
+ * sixteen bytes at a time (CPython's one-byte count looks at each byte). */
 static PyObject *
 count_byte(PyObject *module, PyObject *args)
 {
@@ -506,6 +506,12 @@ count_byte(PyObject *module, PyObject *args)
         end = n;
     const char *p = (const char *)view.buf + (start < end ? start : end);
     const char *stop = (const char *)view.buf + end;
+#ifdef VECTOR_ESCAPE
+    const __m128i needle = _mm_set1_epi8((char)byte);
+    for (; stop - p >= 16; p += 16)
+        count += bit_count((unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), needle)));
+#endif
     while (p < stop) {
         const char *hit = memchr(p, byte & 0xff, (size_t)(stop - p));
         if (hit == NULL)
@@ -518,9 +524,10 @@ count_byte(PyObject *module, PyObject *args)
 }
 
 /* count_marker(data, marker, start, end) -> int: data.count(marker, start, end)
- * for a marker of 2 or more bytes (matches do not overlap), by memchr for its
- * first byte and memcmp for the rest. Faster than CPython's search when the
- * first byte is a line end, which the SSE fast path's markers start with. */
+ * for a marker of 2 or more bytes (matches do not overlap): where its first
+ * two bytes are, sixteen places at a time, then memcmp for the rest; memchr
+ * for its first byte in the last few bytes. Faster than CPython's search for
+ * the SSE fast path's markers, which start with a blank line. */
 static PyObject *
 count_marker(PyObject *module, PyObject *args)
 {
@@ -541,8 +548,36 @@ count_marker(PyObject *module, PyObject *args)
         end = end + n < 0 ? 0 : end + n;
     if (end > n)
         end = n;
+    if (start > n)
+        start = n;
     const char *base = (const char *)view.buf, *mk = (const char *)marker.buf;
     const char *p = base + start, *last = base + end - m; /* the last place a match can start */
+#ifdef VECTOR_ESCAPE
+    if (end - start >= m) {
+        const __m128i first = _mm_set1_epi8(mk[0]), second = _mm_set1_epi8(mk[1]);
+        const char *next = p; /* where the next match may start: after the last one */
+        /* p + 16 is read: stay 17 bytes inside the buffer, and stop once
+         * every place to look at is past the last start. */
+        for (; p <= last && base + n - p >= 17; p += 16) {
+            unsigned at = (unsigned)_mm_movemask_epi8(
+                              _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), first))
+                          & (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                              _mm_loadu_si128((const __m128i *)(p + 1)), second));
+            while (at) {
+                const char *q = p + __builtin_ctz(at);
+                at &= at - 1;
+                if (q < next || q > last)
+                    continue;
+                if (memcmp(q + 2, mk + 2, (size_t)(m - 2)) == 0) {
+                    count++;
+                    next = q + m;
+                }
+            }
+        }
+        if (p < next)
+            p = next;
+    }
+#endif
     while (end - start >= m && p <= last) {
         const char *hit = memchr(p, mk[0], (size_t)(last - p + 1));
         if (hit == NULL)
