@@ -1,7 +1,9 @@
-/* C versions of the three hottest loops of chunkscope, each byte-identical to
- * the Python code it stands in for (chunkscope/core/speedups.py says which
- * and how they are checked). Optional: without a C compiler the package
- * installs without this module and runs the same Python code.
+/* C versions of chunkscope's hottest loops (chunked framing's walk over whole
+ * chunks, the capture writer's JSON escaping, the SSE fast path's counts),
+ * each giving exactly what the Python code it stands in for gives
+ * (chunkscope/core/speedups.py says which, and how that is checked).
+ * Optional: without a C compiler the package installs without this module
+ * and runs the same Python code.
  *
  * Nothing here decides anything the Python code does not: scan_chunks walks
  * only the chunks the Python hot path would take whole and stops, before

@@ -32,6 +32,7 @@ from __future__ import annotations
 import bisect
 import enum
 import re
+import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -355,7 +356,7 @@ class ChunkedReader:
             # take whole, and the loop below takes that chunk on.
             hand_over = 2 if joined is not None else 1 if batch is not None else 0
             pos, taken, taken_bytes, offsets, sizes, c_data, c_offsets = _scan_plain(
-                data, pos, base, keep - count, max_size, hand_over
+                data, pos, base, min(keep - count, sys.maxsize), max_size, hand_over
             )
             if taken:
                 self.offsets.frombytes(offsets)
