@@ -38,6 +38,11 @@ def batch(size: int) -> Iterator[None]:
         sse_module._BATCH = old
 
 
+def recorder(calls: list[tuple[int, int, bytes]]) -> Any:
+    """An ``on_watched`` callback that appends ``(index, offset, data)`` to ``calls``."""
+    return lambda event, data: calls.append((event.index, event.offset, data))
+
+
 def both(
     pieces: list[bytes], gaps: list[int] | None = None, probe_every: int = 0, **kwargs: Any
 ) -> tuple[SseDecoder, SseDecoder]:
@@ -47,12 +52,8 @@ def both(
     decoder's ``on_watched`` calls, in order.
     """
     watched: dict[bool, list[tuple[int, int, bytes]]] = {True: [], False: []}
-
-    def recorder(fast: bool) -> Any:
-        return lambda event, data: watched[fast].append((event.index, event.offset, data))
-
-    fast = SseDecoder(on_watched=recorder(True), **kwargs)
-    line = SseDecoder(fast=False, on_watched=recorder(False), **kwargs)
+    fast = SseDecoder(on_watched=recorder(watched[True]), **kwargs)
+    line = SseDecoder(fast=False, on_watched=recorder(watched[False]), **kwargs)
     offset = 0
     offsets = []
     for k, piece in enumerate(pieces):
@@ -77,12 +78,8 @@ def joined_against_line(pieces: list[bytes], offsets: list[int], **kwargs: Any) 
     decoder given the same pieces one by one with their group's time.
     """
     watched: dict[bool, list[tuple[int, int, bytes]]] = {True: [], False: []}
-
-    def recorder(fast: bool) -> Any:
-        return lambda event, data: watched[fast].append((event.index, event.offset, data))
-
-    joined = SseDecoder(on_watched=recorder(True), **kwargs)
-    line = SseDecoder(fast=False, on_watched=recorder(False), **kwargs)
+    joined = SseDecoder(on_watched=recorder(watched[True]), **kwargs)
+    line = SseDecoder(fast=False, on_watched=recorder(watched[False]), **kwargs)
     k = 0
     for size in itertools.cycle((3, 1, 40, 2, 7)):
         if k >= len(pieces):
