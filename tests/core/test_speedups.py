@@ -16,47 +16,19 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.speedups import BUILT, pure_python
 
 import chunkscope.core.framing as framing_module
-import chunkscope.core.sse as sse_module
 from chunkscope.core import speedups
 from chunkscope.core.analyzer import Analyzer
 from chunkscope.formats import capture as capture_module
 
-built = pytest.mark.skipif(
-    speedups.scan_chunks is None, reason="the optional C extension is not built here"
-)
-
-
-@contextmanager
-def pure_python() -> Iterator[None]:
-    """Run the Python code where the C extension would run."""
-    saved = (
-        framing_module._scan_plain,
-        sse_module._count_byte,
-        sse_module._count_marker,
-        capture_module._c_json_escape,
-    )
-    framing_module._scan_plain = None
-    sse_module._count_byte = sse_module._py_count_byte
-    sse_module._count_marker = sse_module._py_count_marker
-    capture_module._c_json_escape = None
-    try:
-        yield
-    finally:
-        (
-            framing_module._scan_plain,
-            sse_module._count_byte,
-            sse_module._count_marker,
-            capture_module._c_json_escape,
-        ) = saved
+built = pytest.mark.skipif(not BUILT, reason="the optional C extension is not built here")
 
 
 def report(data: bytes, cuts: list[int], **kwargs: Any) -> dict[str, Any]:

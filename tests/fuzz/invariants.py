@@ -4,6 +4,7 @@
   raises only :class:`chunkscope.CaptureFileError`;
 - the same report for any split of the same bytes;
 - ``problem.offset <= received_bytes``;
+- with the C extension built, the same report from the Python code alone;
 - no input over 1 s (libFuzzer's ``-timeout=1``; hypothesis's ``deadline``).
 """
 
@@ -11,11 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 
 from chunkscope import Analyzer, CaptureFileError, analyze_capture, load_capture
 from chunkscope.core.report import Report
+
+try:
+    from support.speedups import BUILT, pure_python
+except ImportError:  # run as a script (atheris): tests/ is not on the path
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from support.speedups import BUILT, pure_python
 
 __all__ = ["check_analyzer", "check_capture_file", "seeds"]
 
@@ -70,6 +78,10 @@ def check_analyzer(data: bytes, cuts: Sequence[int], close: str = "reset") -> No
     assert findings(split) == expected, f"split at {sorted(set(cuts))} changed the report"
     single = _report(data, range(1, min(len(data), 64)), close)  # the first bytes one at a time
     assert findings(single) == expected, "byte-at-a-time feeding changed the report"
+    if BUILT:  # the C extension's loops against the Python code they stand in for
+        with pure_python():
+            python_only = _report(data, cuts, close)
+        assert python_only.to_dict() == split.to_dict(), "the C extension changed the report"
 
 
 def check_capture_file(content: bytes) -> None:
