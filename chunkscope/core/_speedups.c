@@ -596,11 +596,107 @@ count_marker(PyObject *module, PyObject *args)
     return PyLong_FromSsize_t(count);
 }
 
+/* Decimal digits of v (not negative) at out; returns their number. */
+static int
+write_decimal(char *out, long long v)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (int k = 0; k < n; k++)
+        out[k] = digits[n - 1 - k];
+    return n;
+}
+
+/* chunk_records(first, offsets, sizes, t) -> bytes: the JSON report's records
+ * of plain chunks (no extension, a size line of hex digits and CRLF), indexes
+ * first, first + 1, ...: offsets and sizes are int64 columns, t the read's
+ * time as JSON. The records are joined by ",\n", each exactly as
+ * core/report.py's _chunk_record writes it, with the data offset at
+ * offset + hex digits of size + 2 (ChunkTable.rows). */
+static PyObject *
+chunk_records(PyObject *module, PyObject *args)
+{
+    Py_buffer offsets, sizes, t;
+    long long first;
+    if (!PyArg_ParseTuple(args, "Ly*y*y*", &first, &offsets, &sizes, &t))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t count = offsets.len / 8;
+    if (offsets.len % 8 || sizes.len != offsets.len || first < 0) {
+        PyErr_SetString(PyExc_ValueError, "offsets and sizes must be int64 columns of one length");
+        goto done;
+    }
+    static const char a[] = "    {\n      \"index\": ";
+    static const char b[] = ",\n      \"offset\": ";
+    static const char c[] = ",\n      \"size\": ";
+    static const char d[] = ",\n      \"ext\": \"\",\n      \"data_offset\": ";
+    static const char e[] = ",\n      \"t\": ";
+    static const char f[] = "\n    }";
+    Py_ssize_t fixed = (Py_ssize_t)(sizeof a + sizeof b + sizeof c + sizeof d + sizeof e + sizeof f - 6);
+    Py_ssize_t each = fixed + 4 * 20 + t.len + 2;
+    if (count > 0 && each > PY_SSIZE_T_MAX / count) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, count * each);
+    if (result == NULL)
+        goto done;
+    char *out = PyBytes_AS_STRING(result);
+    const char *start = out;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        long long offset, size;
+        memcpy(&offset, (const char *)offsets.buf + 8 * i, 8);
+        memcpy(&size, (const char *)sizes.buf + 8 * i, 8);
+        if (offset < 0 || size < 0) {
+            Py_CLEAR(result);
+            PyErr_SetString(PyExc_ValueError, "a negative offset or size");
+            goto done;
+        }
+        int hex = 0;
+        for (long long v = size; v > 0; v >>= 4)
+            hex++;
+        if (i) {
+            memcpy(out, ",\n", 2);
+            out += 2;
+        }
+        memcpy(out, a, sizeof a - 1);
+        out += sizeof a - 1;
+        out += write_decimal(out, first + i);
+        memcpy(out, b, sizeof b - 1);
+        out += sizeof b - 1;
+        out += write_decimal(out, offset);
+        memcpy(out, c, sizeof c - 1);
+        out += sizeof c - 1;
+        out += write_decimal(out, size);
+        memcpy(out, d, sizeof d - 1);
+        out += sizeof d - 1;
+        out += write_decimal(out, offset + hex + 2);
+        memcpy(out, e, sizeof e - 1);
+        out += sizeof e - 1;
+        memcpy(out, t.buf, (size_t)t.len);
+        out += t.len;
+        memcpy(out, f, sizeof f - 1);
+        out += sizeof f - 1;
+    }
+    if (_PyBytes_Resize(&result, out - start) < 0)
+        result = NULL;
+done:
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&sizes);
+    PyBuffer_Release(&t);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_chunks", scan_chunks, METH_VARARGS, "Whole plain chunks from pos (see framing.py)."},
     {"json_escape", json_escape, METH_O, "json.dumps of data as latin-1, between the quotes."},
     {"count_byte", count_byte, METH_VARARGS, "data.count(bytes([byte]), start, end)."},
     {"count_marker", count_marker, METH_VARARGS, "data.count(marker, start, end), 2+ bytes."},
+    {"chunk_records", chunk_records, METH_VARARGS, "JSON records of plain chunks (report.py)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -115,6 +115,13 @@ class ChunkTable(Sequence[ChunkHeader]):
         What :meth:`ChunkHeader.to_dict` holds, without an object per chunk:
         the JSON report of a stream of a million chunks writes them from here.
         """
+        for first, end, t in self._reads():
+            yield from self.rows_of(first, end, t)
+
+    def rows_of(
+        self, first: int, end: int, t: float
+    ) -> Iterator[tuple[int, int, int, bytes | None, int, float]]:
+        """:meth:`rows` of the chunks ``first:end``, all read at ``t`` (as :meth:`runs` gives them)."""
         reader = self._reader
         offsets, sizes, exts, data_offsets = (
             reader.offsets,
@@ -122,21 +129,64 @@ class ChunkTable(Sequence[ChunkHeader]):
             reader.exts,
             reader._data_offsets,
         )
-        firsts, times = reader._read_first, reader._read_times
         unkept = reader._ext_unkept
+        for index in range(first, end):
+            offset = offsets[index]
+            size = sizes[index]
+            data_offset = data_offsets.get(index)
+            if data_offset is None:  # a plain size line: hex digits and CRLF
+                data_offset = offset + (size.bit_length() + 3) // 4 + 2
+            ext = exts.get(index)
+            if ext is None:  # none, or one too much to keep (see ChunkedReader._ext)
+                ext = None if index in unkept else b""
+            yield index, offset, size, ext, data_offset, t
+
+    def _reads(self) -> Iterator[tuple[int, int, float]]:
+        """``(first, end, t)``: the chunks ``first:end`` first recorded in one read, at ``t``."""
+        reader = self._reader
+        firsts, times = reader._read_first, reader._read_times
         for r, first in enumerate(firsts):
-            last = firsts[r + 1] if r + 1 < len(firsts) else self._len
-            t = times[r]
-            for index in range(first, min(last, self._len)):
-                offset = offsets[index]
-                size = sizes[index]
-                data_offset = data_offsets.get(index)
-                if data_offset is None:  # a plain size line: hex digits and CRLF
-                    data_offset = offset + (size.bit_length() + 3) // 4 + 2
-                ext = exts.get(index)
-                if ext is None:  # none, or one too much to keep (see ChunkedReader._ext)
-                    ext = None if index in unkept else b""
-                yield index, offset, size, ext, data_offset, t
+            end = min(firsts[r + 1] if r + 1 < len(firsts) else self._len, self._len)
+            if first < end:
+                yield first, end, times[r]
+
+    def runs(self) -> Iterator[tuple[int, int, float, bool]]:
+        """``(first, end, t, plain)``: every chunk, in order, in runs of one read at ``t``.
+
+        ``plain``: every chunk of the run has no extension and a plain size
+        line (hex digits and CRLF), so its data offset follows from its offset
+        and size. Otherwise none of them is plain: read them from
+        :meth:`rows_of`. With :attr:`offsets` and :attr:`sizes`, what a writer
+        needs to write a million chunk records without a Python step each.
+        """
+        reader = self._reader
+        special = sorted({*reader.exts, *reader._data_offsets, *reader._ext_unkept})
+        k = 0
+        for first, end, t in self._reads():
+            pos = first
+            while pos < end:
+                while k < len(special) and special[k] < pos:
+                    k += 1
+                stop = special[k] if k < len(special) and special[k] < end else end
+                if stop > pos:
+                    yield pos, stop, t, True
+                    pos = stop
+                odd = pos
+                while pos < end and k < len(special) and special[k] == pos:
+                    pos += 1
+                    k += 1
+                if pos > odd:
+                    yield odd, pos, t, False
+
+    @property
+    def offsets(self) -> array[int]:
+        """Each recorded chunk's offset (of its size line), by index."""
+        return self._reader.offsets
+
+    @property
+    def sizes(self) -> array[int]:
+        """Each recorded chunk's size, by index."""
+        return self._reader.sizes
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):

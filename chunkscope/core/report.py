@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .speedups import chunk_records as _c_chunk_records
+
 __all__ = [
     "ChunkHeader",
     "Close",
@@ -386,10 +388,11 @@ class Report:
 
         Never NaN or Infinity (not JSON): such a number becomes null.
 
-        With the default indent the chunk records are written by a format
-        string from the chunk columns rather than through ``json``'s indenting
-        encoder (pure Python, about 11x slower): a 100 000-chunk report is
-        written in a fraction of a second.
+        With the default indent the chunk records are written from the chunk
+        columns rather than through ``json``'s indenting encoder (pure
+        Python, about 11x slower than a format string): runs of plain chunks
+        in C when the extension is built (``speedups.chunk_records``: 100 000
+        records in about 0.02 s), the rest by a format string (0.12 s).
         """
         rows = getattr(self.chunks, "rows", None)
         if indent != 2 or rows is None or len(self.chunks) < 64:
@@ -399,16 +402,25 @@ class Report:
         at = text.index(marker)  # a top-level key: a string value cannot hold a raw newline
         out: list[str] = []
         add = out.append
-        last_t: float | None = None
-        t_text = ""
-        for i, o, n, e, d, t in rows():
-            if t is not last_t:  # one time object per read, shared by its chunks
-                last_t, t_text = t, _json_float(t)
-            add(
-                f'    {{\n      "index": {i},\n      "offset": {o},\n      "size": {n},\n'
-                f'      "ext": {_EMPTY if e == b"" else json.dumps(bytes_to_json(e))},\n'
-                f'      "data_offset": {d},\n      "t": {t_text}\n    }}'
-            )
+        runs = getattr(self.chunks, "runs", None)
+        if runs is None or _c_chunk_records is None:
+            for i, o, n, e, d, t in rows():
+                add(_chunk_record(i, o, n, e, d, _json_float(t)))
+        else:
+            # Runs of plain chunks of one read are written in C from the
+            # columns; the rest (extensions, leading zeros) one by one.
+            table: Any = self.chunks  # a framing.ChunkTable (report imports no framing)
+            offsets, sizes = table.offsets, table.sizes
+            for first, end, t, plain in runs():
+                t_text = _json_float(t)
+                if plain:
+                    block = _c_chunk_records(
+                        first, offsets[first:end], sizes[first:end], t_text.encode("ascii")
+                    )
+                    add(block.decode("ascii"))
+                    continue
+                for i, o, n, e, d, _ in table.rows_of(first, end, t):
+                    add(_chunk_record(i, o, n, e, d, t_text))
         records = ",\n".join(out)
         return f'{text[:at]}\n  "chunks": [\n{records}\n  ],\n{text[at + len(marker) :]}'
 
@@ -420,6 +432,14 @@ class Report:
             return self.to_dict()
         finally:
             self.chunks = chunks
+
+
+def _chunk_record(i: int, o: int, n: int, e: bytes | None, d: int, t_text: str) -> str:
+    return (
+        f'    {{\n      "index": {i},\n      "offset": {o},\n      "size": {n},\n'
+        f'      "ext": {_EMPTY if e == b"" else json.dumps(bytes_to_json(e))},\n'
+        f'      "data_offset": {d},\n      "t": {t_text}\n    }}'
+    )
 
 
 def _dumps(data: dict[str, Any], indent: int | None) -> str:

@@ -242,3 +242,36 @@ def test_a_capture_file_is_the_same_written_with_and_without_c(tmp_path: Any) ->
     assert fast == slow
     lines = fast.splitlines()[2:]
     assert [json.loads(line)["data"].encode("latin-1") for line in lines] == reads
+
+
+@built
+def test_the_json_report_is_the_same_with_and_without_c() -> None:
+    # Runs of plain chunks (written in C) between extensions, leading zeros and
+    # extensions too many to keep (written one by one), over reads of any size.
+    parts = []
+    for i in range(3000):
+        size = 1 + i % 300
+        line = b"%x" % size
+        if i % 7 == 0 or 1200 <= i < 1210:
+            line += b";x=e"
+        elif i >= 2000 and i % 2 == 0:
+            line += b";y=" + b"e" * 4000  # past 1 MiB in all: not kept
+        if i % 11 == 0:
+            line = b"00" + line
+        parts.append(line + b"\r\n" + b"d" * size + b"\r\n")
+    data = head(b"application/octet-stream") + b"".join(parts) + b"0\r\n\r\n"
+    for read in (777, 1 << 16):
+        for kept in (100_000, 1500):
+            texts = []
+            for c in (True, False):
+                analyzer = Analyzer(max_chunks_kept=kept)
+                for k, i in enumerate(range(0, len(data), read)):
+                    analyzer.feed(data[i : i + read], 0.1 * k + 1 / 3)
+                if c:
+                    texts.append(analyzer.close("fin", 9.0).to_json())
+                else:
+                    with pure_python():
+                        texts.append(analyzer.close("fin", 9.0).to_json())
+            assert texts[0] == texts[1]
+            assert ('"ext": null' in texts[0]) == (kept > 3000)  # extensions not kept
+            assert json.loads(texts[0])["chunk_count"] == 3000

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import chunkscope.core.framing as framing_module
+import chunkscope.core.report as report_module
 import chunkscope.core.sse as sse_module
 from chunkscope.core import speedups
 from chunkscope.formats import capture as capture_module
@@ -23,8 +24,10 @@ def pure_python() -> Iterator[None]:
         sse_module._count_byte,
         sse_module._count_marker,
         capture_module._c_json_escape,
+        report_module._c_chunk_records,
     )
     framing_module._scan_plain = None
+    report_module._c_chunk_records = None
     sse_module._count_byte = sse_module._py_count_byte
     sse_module._count_marker = sse_module._py_count_marker
     capture_module._c_json_escape = None
@@ -36,4 +39,5 @@ def pure_python() -> Iterator[None]:
             sse_module._count_byte,
             sse_module._count_marker,
             capture_module._c_json_escape,
+            report_module._c_chunk_records,
         ) = saved
