@@ -404,8 +404,12 @@ class Report:
         add = out.append
         runs = getattr(self.chunks, "runs", None)
         if runs is None or _c_chunk_records is None:
+            last_t: float | None = None
+            t_text = ""
             for i, o, n, e, d, t in rows():
-                add(_chunk_record(i, o, n, e, d, _json_float(t)))
+                if t is not last_t:  # one time object per read, shared by its chunks
+                    last_t, t_text = t, _json_float(t)
+                add(_chunk_record(i, o, n, e, d, t_text))
         else:
             # Runs of plain chunks of one read are written in C from the
             # columns; the rest (extensions, leading zeros) one by one.
