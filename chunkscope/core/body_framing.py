@@ -127,18 +127,12 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
                 if not _DIGITS.fullmatch(part):
                     valid = _VALID_LENGTHS.match(value)
                     bad = 0 if valid is None else valid.end()
-                    offset, found = _value_at(head, i, bad)
-                    return FramingChoice(
-                        Framing.CONTENT_LENGTH,
-                        None,
+                    return _bad_length(
+                        head,
                         notes,
-                        FramingFailure(
-                            ProblemState.HEADERS,
-                            offset,
-                            found,
-                            "Content-Length: 1*DIGIT",
-                            "invalid Content-Length value",
-                        ),
+                        (i, bad),
+                        "Content-Length: 1*DIGIT",
+                        "invalid Content-Length value",
                     )
             values.extend(parts)
         # RFC 9110 §8.6: a recipient anticipates large numbers; every value int()
@@ -148,41 +142,29 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
         for i in cl_index:
             for number in _DIGITS.finditer(head.headers[i][1]):
                 if max_digits and len(number.group().lstrip("0")) > max_digits:
-                    offset, found = _value_at(head, i, number.start())
-                    return FramingChoice(
-                        Framing.CONTENT_LENGTH,
-                        None,
+                    return _bad_length(
+                        head,
                         notes,
-                        FramingFailure(
-                            ProblemState.HEADERS,
-                            offset,
-                            found,
-                            f"Content-Length: at most {max_digits} digits",
-                            "Content-Length value too long to read as a number",
-                        ),
+                        (i, number.start()),
+                        f"Content-Length: at most {max_digits} digits",
+                        "Content-Length value too long to read as a number",
                     )
         lengths = {_length(v) for v in values}
         if len(lengths) > 1:
             # The first value that differs from the first one is the conflict.
             first = _length(values[0])
-            at, bad = next(
+            conflict = next(
                 (i, number.start())
                 for i in cl_index
                 for number in _DIGITS.finditer(head.headers[i][1])
                 if _length(number.group()) != first
             )
-            offset, found = _value_at(head, at, bad)
-            return FramingChoice(
-                Framing.CONTENT_LENGTH,
-                None,
+            return _bad_length(
+                head,
                 notes,
-                FramingFailure(
-                    ProblemState.HEADERS,
-                    offset,
-                    found,
-                    f"one Content-Length value ({first}, as before)",
-                    f"conflicting Content-Length values ({', '.join(values)[:64]})",
-                ),
+                conflict,
+                f"one Content-Length value ({first}, as before)",
+                f"conflicting Content-Length values ({', '.join(values)[:64]})",
             )
         if len(values) > 1:
             notes.append(
@@ -198,6 +180,19 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
 def _length(digits: str) -> int:
     """A Content-Length value (all digits) as a number; leading zeros do not count toward int()'s limit."""
     return int(digits.lstrip("0") or "0")
+
+
+def _bad_length(
+    head: Head, notes: list[tuple[int, str]], where: tuple[int, int], expected: str, reason: str
+) -> FramingChoice:
+    """A malformed Content-Length: found at header ``where[0]``'s value from character ``where[1]``."""
+    offset, found = _value_at(head, *where)
+    return FramingChoice(
+        Framing.CONTENT_LENGTH,
+        None,
+        notes,
+        FramingFailure(ProblemState.HEADERS, offset, found, expected, reason),
+    )
 
 
 def _value_at(head: Head, index: int, at: int) -> tuple[int, bytes]:
