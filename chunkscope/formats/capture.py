@@ -524,17 +524,11 @@ class CaptureWriter:
         # one escaped copy of a whole megabyte read is fresh pages each time.
         # (A slice of a whole bytes object is the object itself: no copy. The
         # C escaper reads any buffer, so it gets views of the read, not copies.)
-        if _c_json_escape is not None and len(data) > ESCAPE_PIECE:
-            view = memoryview(data)
-            escape = _c_json_escape
-            escaped = [
-                escape(view[i : i + ESCAPE_PIECE]) for i in range(0, len(data), ESCAPE_PIECE)
-            ]
-        else:
-            escaped = [
-                json_string_body(data[i : i + ESCAPE_PIECE])
-                for i in range(0, len(data), ESCAPE_PIECE)
-            ]
+        pieces: bytes | memoryview = data
+        escape: Callable[[Any], bytes] = json_string_body
+        if _c_json_escape is not None:
+            pieces, escape = memoryview(data), _c_json_escape
+        escaped = [escape(pieces[i : i + ESCAPE_PIECE]) for i in range(0, len(data), ESCAPE_PIECE)]
         self._emit(b'{"r":"recv","t":%b,"data":"' % repr(t).encode("ascii"), *escaped, b'"}\n')
 
     def _note_masked(self, names: list[str]) -> None:
