@@ -4,7 +4,9 @@ Three parties on 127.0.0.1: a plain-HTTP server in threads of this process (bloc
 sockets, so it is never the bottleneck), the installed ``chunkscope tap`` as a whole process
 of its own (recording every exchange to a capture file, as users run it), and a bare trio
 receive loop as the client. Each measurement runs direct (client -> server) and through the
-tap (client -> tap -> server) in the same run:
+tap (client -> tap -> server) in the same run. The bare-loop throughput also runs through
+bench/bare_relay.py, a trio relay that only copies bytes (a process of its own, as the tap
+is): what any trio relay reaches here, the ceiling for the tap's ratio.
 
   throughput  a chunked SSE stream of realistic 162-byte events (one chunk each; --event-bytes
               for larger ones: the tap analyses every event, so its cost is per event), written
@@ -37,6 +39,8 @@ import threading
 import time
 
 import trio
+
+RELAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bare_relay.py")
 
 
 def sse_event(size: int) -> bytes:
@@ -146,7 +150,11 @@ async def sse_client(port: int, mib: int) -> tuple[int, float]:
 
 
 def start_tap(upstream: str, directory: str) -> tuple[subprocess.Popen[str], int]:
-    command = [sys.executable, "-m", "chunkscope", "tap", upstream, "--dir", directory]
+    return start_listener([sys.executable, "-m", "chunkscope", "tap", upstream, "--dir", directory])
+
+
+def start_listener(command: list[str]) -> tuple[subprocess.Popen[str], int]:
+    """Start a relay whose first stdout line is its URL; the process and its port."""
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
@@ -170,6 +178,13 @@ def report_rates(
         f"{statistics.median(rates['tap']):.0f} {unit}; ratio {statistics.median(ratios):.2f}x "
         "(target >= 0.6x)"
     )
+    if "relay" in rates:
+        relayed = [r / d for r, d in zip(rates["relay"], rates["direct"], strict=True)]
+        print(
+            f"    through bench/bare_relay.py (copies bytes, nothing else) "
+            f"{statistics.median(rates['relay']):.0f} {unit}; ratio "
+            f"{statistics.median(relayed):.2f}x: the ceiling for a trio relay here"
+        )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -196,12 +211,14 @@ def main() -> None:
     server = Server(args.mib << 20, args.events, event)
     with tempfile.TemporaryDirectory() as directory:
         tap, tap_port = start_tap(f"http://127.0.0.1:{server.port}/", directory)
+        relay, relay_port = start_listener([sys.executable, RELAY, str(server.port)])
         try:
-            trio.run(bulk, tap_port)  # warm-up of both paths
-            trio.run(bulk, server.port)
-            rates: dict[str, list[float]] = {"direct": [], "tap": []}
+            for port in (tap_port, relay_port, server.port):  # warm-up of every path
+                trio.run(bulk, port)
+            rates: dict[str, list[float]] = {"direct": [], "tap": [], "relay": []}
+            paths = (("direct", server.port), ("tap", tap_port), ("relay", relay_port))
             for _ in range(args.runs):
-                for name, port in (("direct", server.port), ("tap", tap_port)):
+                for name, port in paths:
                     total, seconds = trio.run(bulk, port)
                     assert total == server.bulk_bytes, (name, total, server.bulk_bytes)
                     rates[name].append(total / seconds / 1e6)
@@ -234,6 +251,8 @@ def main() -> None:
                 "(target < 5)"
             )
         finally:
+            relay.kill()
+            relay.wait(timeout=30)
             tap.send_signal(signal.SIGTERM)
             tap.wait(timeout=30)
     print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
