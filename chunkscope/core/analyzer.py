@@ -64,6 +64,8 @@ if TYPE_CHECKING:
 __all__ = ["Analyzer", "analyze_bytes"]
 
 _MAX_NOTES = 50
+_DECODED_BATCH = 1 << 16  # decoded bytes collected before the SSE decoder gets them...
+_DECODED_PIECE_COST = 32  # ...each piece counted as this many more (bounds lists of tiny pieces)
 _DECODED_PIECES_HELD = 4096  # decoded pieces noted before the SSE decoder is made to catch up
 _INTERIM_KEPT = 10  # interim (1xx) heads listed in the report; the rest are counted
 _HEAD_STEP = 512  # a head reader is fed this much of a read first, then twice as much...
@@ -167,6 +169,11 @@ class Analyzer:
         # the received offset (_coded_end) when it came out (see _decoded).
         self._decoded_ends: list[int] = []
         self._decoded_at: list[int] = []
+        # Decoded pieces (and their decoded offsets) not yet given to the SSE decoder,
+        # and what they cost, bounded by _DECODED_BATCH.
+        self._out: list[bytes] = []
+        self._out_starts: list[int] = []
+        self._out_size = 0
         self._watched_received: dict[int, int] = {}  # event index -> received_end (bounded)
         self._coded_queue: list[SseEvent] = []
         self._body_sink: BodySink | None = None
@@ -465,8 +472,10 @@ class Analyzer:
                 max_chunks_kept=self.max_chunks_kept,
                 sink=sink,
                 # a coded body goes piece by piece through its decoder first
-                sink_many=None
-                if self.sse is None or self.decoder is not None
+                sink_many=self._coded_many
+                if self.decoder is not None
+                else None
+                if self.sse is None
                 else self.sse.feed_many,
                 sink_joined=None
                 if self.sse is None or self.decoder is not None
@@ -512,19 +521,36 @@ class Analyzer:
         self._coded_end = offset + len(data)
         assert self.decoder is not None
         self.decoder.feed(data, offset, t)
+        self._hand_decoded(t)
+
+    def _coded_many(self, pieces: list[bytes], offsets: list[int], t: float) -> None:
+        """The whole chunks of a content-coded body from one read, in order: to the content decoder.
+
+        What they decode to goes to the SSE decoder in one call (see
+        :meth:`_decoded`): a stream flushed per event is one small piece per
+        chunk, and a call chain per piece cost more than the decoding.
+        """
+        feed = self.decoder.feed  # type: ignore[union-attr]
+        for piece, offset in zip(pieces, offsets, strict=True):
+            self._coded_end = offset + len(piece)
+            feed(piece, offset, t)
+        self._hand_decoded(t)
 
     def _decoded(self, data: bytes, offset: int, t: float) -> None:
-        """Decoded body bytes (offsets in the decoded stream): to the SSE decoder.
+        """Decoded body bytes (offsets in the decoded stream), on their way to the SSE decoder.
 
-        Pieces are noted with the received offset they came out at, and the
-        SSE decoder batches them as it batches a plain body; which received
-        offset completed an event is looked up when it is needed
-        (:meth:`_received_end`), so no query forces a decode per piece.
+        Pieces are noted with the received offset they came out at and
+        collected; :meth:`_hand_decoded` gives the SSE decoder a received
+        piece's (or read's) worth at once, which it batches as it batches a
+        plain body. Which received offset completed an event is looked up
+        when it is needed (:meth:`_received_end`), so no query forces a
+        decode per piece. Live events are decoded piece by piece instead, so
+        that each comes out with the received offset that completed it.
         """
-        sse = self.sse
-        assert sse is not None
-        sse.feed(data, offset, t)
         if self.live_events:
+            sse = self.sse
+            assert sse is not None
+            sse.feed(data, offset, t)
             count = sse.event_count
             if count != self._events_seen:
                 self._events_seen = count
@@ -532,10 +558,28 @@ class Analyzer:
                 end = self._coded_end
                 self._coded_queue.extend(replace(e, received_end=end) for e in sse.pop_events())
             return
-        ends = self._decoded_ends
-        ends.append(offset + len(data))
+        self._out.append(data)
+        self._out_starts.append(offset)
+        self._decoded_ends.append(offset + len(data))
         self._decoded_at.append(self._coded_end)
-        if len(ends) >= _DECODED_PIECES_HELD:
+        # One read can decode to hundreds of times its size: hand over in bounded batches.
+        self._out_size += len(data) + _DECODED_PIECE_COST
+        if self._out_size >= _DECODED_BATCH:
+            self._hand_decoded(t)
+
+    def _hand_decoded(self, t: float) -> None:
+        """The decoded pieces :meth:`_decoded` collected: to the SSE decoder in one call."""
+        pieces = self._out
+        if not pieces:
+            return
+        starts = self._out_starts
+        self._out = []
+        self._out_starts = []
+        self._out_size = 0
+        # Noted in _decoded_ends before the SSE decoder sees them: an event it
+        # decodes now finds where its last byte was received (_watched).
+        self.sse.feed_many(pieces, starts, t)  # type: ignore[union-attr]
+        if len(self._decoded_ends) >= _DECODED_PIECES_HELD:
             self._settle_decoded()
 
     def _received_end(self, end: int) -> int:

@@ -308,6 +308,35 @@ def test_any_split_of_a_coded_body_gives_the_same_report(data: bytes, cuts: list
     assert _comparable(bytewise.close("fin", 1.0)) == expected
 
 
+def _coded_report(data: bytes, cuts: list[int], live: bool, batched: bool) -> dict[str, Any]:
+    """The whole report of ``data`` fed in reads split at ``cuts``; with ``batched=False``
+    every chunk goes to the content decoder by itself, as before chunks came in batches."""
+    head_end = data.find(b"\r\n\r\n") + 4
+    points = sorted({c for c in cuts if head_end < c < len(data)})
+    reads = [data[a:b] for a, b in zip([head_end, *points], [*points, len(data)], strict=False)]
+    analyzer = Analyzer(live_events=live)
+    analyzer.feed(data[:head_end], 0.0)
+    if not batched and analyzer.chunked is not None:
+        analyzer.chunked.sink_many = None
+    events = []
+    for i, read in enumerate(reads):
+        analyzer.feed(read, 0.001 * (i + 1))
+        if live:
+            events += [e.to_dict() for e in analyzer.pop_events()]
+    report = analyzer.close("fin", 1.0).to_dict()
+    report["live"] = events
+    return report
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(coded_event_streams(), st.lists(st.integers(0, 2000), max_size=8), st.booleans())
+def test_a_coded_body_in_batches_reports_what_it_does_chunk_by_chunk(
+    data: bytes, cuts: list[int], live: bool
+) -> None:
+    # Received ends included: each event must still say which chunk completed it.
+    assert _coded_report(data, cuts, live, True) == _coded_report(data, cuts, live, False)
+
+
 def _gzip_peak(events: int) -> int:
     import tracemalloc
 
@@ -330,6 +359,30 @@ def _gzip_peak(events: int) -> int:
     assert report.content_coding is not None
     assert report.content_coding["problem"] is None
     return peak
+
+
+def test_one_read_that_decodes_to_many_times_its_size_is_decoded_in_bounded_memory() -> None:
+    import tracemalloc
+
+    event = b'event: delta\ndata: {"text": "' + b"x" * 4000 + b'"}\n\n'
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"".join(c.compress(event) + c.flush(zlib.Z_SYNC_FLUSH) for _ in range(4096)) + c.flush()
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(block[i : i + 512]), block[i : i + 512])
+        for i in range(0, len(block), 512)
+    )
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+    read = chunks + b"0\r\n\r\n"  # ~16 MiB of events in one read of a few hundred KiB
+    analyzer = Analyzer(max_chunks_kept=0)
+    analyzer.feed(head + b"Transfer-Encoding: chunked\r\n\r\n", 0.0)
+    tracemalloc.start()
+    analyzer.feed(read, 0.001)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    report = analyzer.close("fin", 1.0)
+    assert report.sse is not None
+    assert report.sse.events == 4096
+    assert peak < 4 << 20, peak  # what one read decodes to is never held at once
 
 
 def test_a_gzip_stream_decodes_in_constant_memory() -> None:
