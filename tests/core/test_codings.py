@@ -366,7 +366,9 @@ def test_one_read_that_decodes_to_many_times_its_size_is_decoded_in_bounded_memo
 
     event = b'event: delta\ndata: {"text": "' + b"x" * 4000 + b'"}\n\n'
     c = zlib.compressobj(9, zlib.DEFLATED, 31)
-    block = b"".join(c.compress(event) + c.flush(zlib.Z_SYNC_FLUSH) for _ in range(4096)) + c.flush()
+    block = (
+        b"".join(c.compress(event) + c.flush(zlib.Z_SYNC_FLUSH) for _ in range(4096)) + c.flush()
+    )
     chunks = b"".join(
         b"%x\r\n%s\r\n" % (len(block[i : i + 512]), block[i : i + 512])
         for i in range(0, len(block), 512)
