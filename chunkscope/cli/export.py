@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from ..core.errors import CaptureFileError, UsageError
 from ..formats.output_file import output_file
+from .main import add_terminal_event_option
 from .options import path
 
 __all__ = ["add_parser", "captures_in", "display_name", "run"]
@@ -33,13 +34,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--pcapng", type=path, metavar="OUT.pcapng", help="write a pcapng file ('-' for stdout)"
     )
-    p.add_argument(
-        "--terminal-event",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="SSE event name that ends the application stream (repeatable)",
-    )
+    add_terminal_event_option(p)
     p.set_defaults(func=run)
 
 

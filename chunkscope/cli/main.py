@@ -40,6 +40,7 @@ __all__ = [
     "EXIT_PROBLEM",
     "EXIT_USAGE",
     "add_report_options",
+    "add_terminal_event_option",
     "interrupt_name",
     "interrupted_exit_code",
     "main",
@@ -67,13 +68,10 @@ _COMMANDS = {
 }
 
 
-def add_report_options(parser: argparse.ArgumentParser) -> None:
-    """The options every command that prints a report shares."""
-    from .options import count, nonempty
+def add_terminal_event_option(parser: argparse.ArgumentParser) -> None:
+    """``--terminal-event NAME``, as every command that judges an SSE stream takes it."""
+    from .options import nonempty
 
-    parser.add_argument(
-        "--json", action="store_true", help="print the JSON report (the stable contract)"
-    )
     parser.add_argument(
         "--terminal-event",
         action="append",
@@ -83,6 +81,16 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
         help="SSE event name that ends the application stream (repeatable; "
         "'done', 'message_stop' and data [DONE] are always recognised)",
     )
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that prints a report shares."""
+    from .options import count
+
+    parser.add_argument(
+        "--json", action="store_true", help="print the JSON report (the stable contract)"
+    )
+    add_terminal_event_option(parser)
     parser.add_argument(
         "--chunks",
         type=count,

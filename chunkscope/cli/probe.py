@@ -14,7 +14,7 @@ from ..core.errors import UsageError
 from ..net.client import CaptureOptions
 from ..net.probe import KEEP_CHOICES, STOP_GRACE, Probe, ProbeOptions, ProbeProgress
 from .capture import add_request_options, build_options
-from .main import EXIT_CONNECT
+from .main import EXIT_CONNECT, add_terminal_event_option
 from .options import path, seconds
 from .summarize import render_summary
 
@@ -95,13 +95,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--json", action="store_true", help="print the summary as JSON (the stable contract)"
     )
-    p.add_argument(
-        "--terminal-event",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="SSE event name that ends the application stream (repeatable)",
-    )
+    add_terminal_event_option(p)
     p.set_defaults(func=run)
 
 

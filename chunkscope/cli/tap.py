@@ -15,7 +15,7 @@ from typing import Any
 
 from ..core.errors import UsageError
 from .capture import _connect_to
-from .main import single_error
+from .main import add_terminal_event_option, single_error
 from .options import host as valid_host
 from .options import path, seconds, url
 
@@ -93,13 +93,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="keep credentials (Authorization, cookies, API keys) in the saved captures",
     )
-    p.add_argument(
-        "--terminal-event",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="SSE event name that ends the application stream (repeatable)",
-    )
+    add_terminal_event_option(p)
     p.add_argument(
         "--tls", action="store_true", help="speak TLS to clients, with a throwaway CA (--ca-out)"
     )

@@ -156,6 +156,17 @@ def _cases(files: dict[str, str], busy_port: int, closed_port: int) -> dict[str,
         "tap --connect-timeout -1": Case(
             ("tap", "http://127.0.0.1:9/", "--connect-timeout", "-1"), 2, "negative"
         ),
+        "tap empty --terminal-event": Case(
+            ("tap", "http://127.0.0.1:9/", "--terminal-event", ""), 2, "cannot be empty"
+        ),
+        "probe empty --terminal-event": Case(
+            ("probe", "http://127.0.0.1:9/", "-n", "1", "--terminal-event", ""),
+            2,
+            "cannot be empty",
+        ),
+        "export empty --terminal-event": Case(
+            ("export", COMPLETE, "--har", "-", "--terminal-event", ""), 2, "cannot be empty"
+        ),
         "probe --stream-max-time -1": Case(
             ("probe", "http://127.0.0.1:9/", "-n", "1", "--stream-max-time", "-1"), 2, "negative"
         ),
