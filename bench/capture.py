@@ -17,8 +17,11 @@ only), and (w), a plain write() loop putting the same number of bytes into a
 new file in the same directory (what recording costs on this machine, before
 any capture logic).
 
-Every figure is the median of --runs runs, after one warm-up run of each client.
-Prints MB/s and ratios against (a) and (c) measured in the same run.
+The clients take turns: --runs rounds, each running every client once (which
+one starts moves on by one each round), after a warm-up round. MB/s are the
+median of each client's runs; ratios against (a) and (c) are the median of
+the per-round ratios, so that the machine's drift over a run (large on a VM)
+falls on both sides of each.
 
     python bench/capture.py                  # SSE: 50 MiB of Assistants deltas, 64 MiB of tiny
                                              # events; then 256 MiB in 16 KiB, 16 MiB in 64 B chunks
@@ -219,17 +222,34 @@ def capture_argv(port: int, ca_pem: str, out: str) -> list[str]:
     ]
 
 
-def median_seconds(runs: int, fn: Callable[[], object], after: Callable[[], None]) -> float:
-    """Median wall time of ``runs`` calls, after one warm-up call; ``after`` cleans up each."""
-    times = []
+def rounds(
+    runs: int, clients: dict[str, tuple[Callable[[], object], Callable[[], None]]]
+) -> dict[str, list[float]]:
+    """Wall times of each client, in ``runs`` rounds after one warm-up round.
+
+    Each round runs every client once (``after`` cleans up each run), the
+    starting client moving on by one each round: on a VM whose speed drifts
+    from one second to the next, clients measured in blocks of their own
+    would compare different machines. Ratios are taken per round.
+    """
+    names = list(clients)
+    times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(runs + 1):
-        start = time.perf_counter()
-        fn()
-        elapsed = time.perf_counter() - start
-        after()
-        if i:
-            times.append(elapsed)
-    return statistics.median(times)
+        turn = i % len(names)
+        for name in names[turn:] + names[:turn]:
+            fn, after = clients[name]
+            start = time.perf_counter()
+            fn()
+            elapsed = time.perf_counter() - start
+            after()
+            if i:
+                times[name].append(elapsed)
+    return times
+
+
+def ratio(times: dict[str, list[float]], base: str, other: str) -> float:
+    """The median over rounds of base's time over other's: other's speed in units of base's."""
+    return statistics.median(b / o for b, o in zip(times[base], times[other], strict=True))
 
 
 def run_case(
@@ -256,16 +276,18 @@ def run_case(
     def nothing() -> None:
         pass
 
-    def mbps(seconds: float) -> str:
-        return f"{wire / 1e6 / seconds:8.1f} MB/s"
+    def mbps(times: list[float]) -> str:
+        return f"{wire / 1e6 / statistics.median(times):8.1f} MB/s"
 
-    t_a = median_seconds(runs, lambda: trio.run(bare_trio, port, ctx), nothing)
-    t_b = median_seconds(runs, lambda: trio.run(chunkscope_capture, port, ctx, out), remove)
-    t_n = median_seconds(runs, lambda: trio.run(chunkscope_capture, port, ctx, None), nothing)
-    t_c = median_seconds(runs, lambda: httpx_stream(port, ca_pem), nothing)
-    t_w = median_seconds(runs, lambda: write_loop(out, wire), nothing)
-    t_ap = median_seconds(
-        runs, lambda: process([sys.executable, BARE_PROCESS, str(port), ca_pem], env), nothing
+    one = rounds(
+        runs,
+        {
+            "a": (lambda: trio.run(bare_trio, port, ctx), nothing),
+            "b": (lambda: trio.run(chunkscope_capture, port, ctx, out), remove),
+            "n": (lambda: trio.run(chunkscope_capture, port, ctx, None), nothing),
+            "c": (lambda: httpx_stream(port, ca_pem), nothing),
+            "w": (lambda: write_loop(out, wire), nothing),
+        },
     )
     rss = 0.0
 
@@ -273,13 +295,18 @@ def run_case(
         nonlocal rss
         rss = max(rss, process(capture_argv(port, ca_pem, out), env)[1])
 
-    t_bp = median_seconds(runs, capture_process, remove)
-    t_cp = median_seconds(
+    whole = rounds(
         runs,
-        lambda: process(
-            [sys.executable, "-c", HTTPX_SCRIPT, f"https://127.0.0.1:{port}/", ca_pem], env
-        ),
-        nothing,
+        {
+            "a": (lambda: process([sys.executable, BARE_PROCESS, str(port), ca_pem], env), nothing),
+            "b": (capture_process, remove),
+            "c": (
+                lambda: process(
+                    [sys.executable, "-c", HTTPX_SCRIPT, f"https://127.0.0.1:{port}/", ca_pem], env
+                ),
+                nothing,
+            ),
+        },
     )
     what = {
         "octet": f"{chunk_size} B chunks, application/octet-stream",
@@ -288,19 +315,29 @@ def run_case(
     }[body]
     print(f"\n{server.body_bytes / (1 << 20):.0f} MiB body, {what} ({wire} bytes on the wire)")
     print("  in one process:")
-    print(f"    (a) bare trio SSLStream loop      {mbps(t_a)}")
-    print(f"    (b) chunkscope capture -o FILE    {mbps(t_b)}   {t_a / t_b:5.2f}x of (a)")
-    print(f"    (c) httpx streaming               {mbps(t_c)}   (b) is {t_c / t_b:5.2f}x (c)")
-    print("  as whole processes (interpreter start-up and imports included, bytecode cached):")
-    print(f"    (a) bare trio SSLStream loop      {mbps(t_ap)}")
+    print(f"    (a) bare trio SSLStream loop      {mbps(one['a'])}")
     print(
-        f"    (b) chunkscope capture -o FILE    {mbps(t_bp)}   {t_ap / t_bp:5.2f}x of (a)"
+        f"    (b) chunkscope capture -o FILE    {mbps(one['b'])}   {ratio(one, 'a', 'b'):5.2f}x of (a)"
+    )
+    print(
+        f"    (c) httpx streaming               {mbps(one['c'])}   (b) is {ratio(one, 'c', 'b'):5.2f}x (c)"
+    )
+    print("  as whole processes (interpreter start-up and imports included, bytecode cached):")
+    print(f"    (a) bare trio SSLStream loop      {mbps(whole['a'])}")
+    print(
+        f"    (b) chunkscope capture -o FILE    {mbps(whole['b'])}   {ratio(whole, 'a', 'b'):5.2f}x of (a)"
         f"   peak RSS {rss:.0f} MiB"
     )
-    print(f"    (c) httpx streaming               {mbps(t_cp)}   (b) is {t_cp / t_bp:5.2f}x (c)")
+    print(
+        f"    (c) httpx streaming               {mbps(whole['c'])}   (b) is {ratio(whole, 'c', 'b'):5.2f}x (c)"
+    )
     print("  where (b)'s time goes, in one process:")
-    print(f"    chunkscope capture, no -o         {mbps(t_n)}   {t_a / t_n:5.2f}x of (a)")
-    print(f"    (w) write() loop, same bytes      {mbps(t_w)}   to a new file beside the capture")
+    print(
+        f"    chunkscope capture, no -o         {mbps(one['n'])}   {ratio(one, 'a', 'n'):5.2f}x of (a)"
+    )
+    print(
+        f"    (w) write() loop, same bytes      {mbps(one['w'])}   to a new file beside the capture"
+    )
 
 
 def main() -> None:
