@@ -471,7 +471,7 @@ class Analyzer:
                 max_trailers=self.max_trailers,
                 max_chunks_kept=self.max_chunks_kept,
                 sink=sink,
-                # a coded body goes piece by piece through its decoder first
+                # a coded body goes through its decoder first, a read's whole chunks at once
                 sink_many=self._coded_many
                 if self.decoder is not None
                 else None
