@@ -182,7 +182,14 @@ def _probe_in_a_process(url: str, count: int, directory: Path) -> tuple[dict[str
         "from chunkscope.cli.main import main\n"
         f"rc = main(['probe', {url!r}, '-n', '{count}', '-c', '16', '--json',"
         f" '--dir', {str(directory)!r}])\n"
-        "print('peak_rss_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        # VmHWM is this program's own peak; ru_maxrss keeps, across exec, what
+        # the child of a large pytest process had after fork (bench/peak_rss.py).
+        "try:\n"
+        "    status = open('/proc/self/status').read()\n"
+        "    peak = int(status.split('VmHWM:', 1)[1].split()[0])\n"
+        "except (OSError, IndexError):\n"
+        "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print('peak_rss_kib', peak, file=sys.stderr)\n"
         "sys.exit(rc)\n"
     )
     proc = subprocess.run(
