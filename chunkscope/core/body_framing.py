@@ -54,10 +54,16 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
     te_values = head.get_all("transfer-encoding")
     cl_index = [i for i, (n, _) in enumerate(head.headers) if n.lower() == "content-length"]
     if te_values:
-        codings = [c.strip().lower() for v in te_values for c in v.split(",") if c.strip()]
-        te_offset = head.header_offsets[
-            next(i for i, (n, _) in enumerate(head.headers) if n.lower() == "transfer-encoding")
+        te_index = [i for i, (n, _) in enumerate(head.headers) if n.lower() == "transfer-encoding"]
+        # Each coding listed, lower-case, with where it is: (header index, character in its value).
+        listed = [
+            (coding.lower(), (i, at + len(item) - len(item.lstrip(" \t"))))
+            for i in te_index
+            for coding, item, at in _list_items(head.headers[i][1])
+            if coding
         ]
+        codings = [coding for coding, _ in listed]
+        te_offset = head.header_offsets[te_index[0]]
         if not codings and not cl_index:
             # RFC 9110 §5.6.1: a recipient ignores empty list elements, so the
             # field lists no coding: chunked is not final and the body ends at
@@ -73,27 +79,30 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
         if not codings:
             # With a Content-Length too, one recipient reads to the close and
             # another reads Content-Length bytes: the framing is ambiguous.
+            offset, found = _value_at(head, te_index[0], 0)
             return FramingChoice(
                 Framing.CLOSE_DELIMITED,
                 None,
                 notes,
                 FramingFailure(
                     ProblemState.HEADERS,
-                    te_offset,
-                    b"",
+                    offset,
+                    found,
                     "a transfer coding, e.g. chunked",
                     "empty Transfer-Encoding with a Content-Length: the body's framing is ambiguous",
                 ),
             )
         if codings.count("chunked") > 1:
+            again = [where for coding, where in listed if coding == "chunked"][1]
+            offset, found = _value_at(head, *again)
             return FramingChoice(
                 Framing.CHUNKED,
                 None,
                 notes,
                 FramingFailure(
                     ProblemState.HEADERS,
-                    te_offset,
-                    ", ".join(codings).encode("latin-1"),
+                    offset,
+                    found,
                     "chunked applied at most once (RFC 9112 §6.1)",
                     "Transfer-Encoding applies chunked more than once",
                 ),
@@ -115,7 +124,10 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
         if codings and codings[-1] == "chunked":
             return FramingChoice(Framing.CHUNKED, None, notes)
         notes.append(
-            (te_offset, "Transfer-Encoding without chunked last: the body ends at the close")
+            (
+                _value_at(head, *listed[-1][1])[0],
+                "Transfer-Encoding without chunked last: the body ends at the close",
+            )
         )
         return FramingChoice(Framing.CLOSE_DELIMITED, None, notes)
     if cl_index:
@@ -193,6 +205,16 @@ def _bad_length(
         notes,
         FramingFailure(ProblemState.HEADERS, offset, found, expected, reason),
     )
+
+
+def _list_items(value: str) -> list[tuple[str, str, int]]:
+    """A comma-separated field value's items: ``(item stripped, item as written, where it starts)``."""
+    items = []
+    at = 0
+    for item in value.split(","):
+        items.append((item.strip(" \t"), item, at))
+        at += len(item) + 1
+    return items
 
 
 def _value_at(head: Head, index: int, at: int) -> tuple[int, bytes]:

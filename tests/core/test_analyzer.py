@@ -348,8 +348,14 @@ def test_chunk_size_limit_is_configurable() -> None:
         # Content-Length findings point at the first wrong byte of the value
         (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello", "headers", 36),
         (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "headers", 33),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", "headers", 17),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\nContent-Length: 5\r\n\r\nhello", "headers", 17),
+        # ...and Transfer-Encoding ones at the coding: the second chunked, or where one belongs
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", "headers", 45),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding:  chunked\r\n\r\n",
+            "headers",
+            65,
+        ),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\nContent-Length: 5\r\n\r\nhello", "headers", 35),
         (b"HTP/1.1 200 OK\r\n\r\n", "status-line", 2),
         (b"HTTP/01.1 200 OK\r\n\r\n", "status-line", 6),
         (b"HTTP/1.1\t200 OK\r\n\r\n", "status-line", 8),
@@ -413,6 +419,22 @@ def test_transfer_encoding_rules() -> None:
     assert any("Transfer-Encoding wins" in n["message"] for n in d["notes"])
     d = three_ways(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc")
     assert (d["verdict"], d["framing"], d["body_bytes"]) == ("complete", "close-delimited", 3)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked,\t foo \r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: y\r\nTransfer-Encoding:foo,\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\xa0\r\n\r\n",  # NBSP is not OWS
+    ],
+)
+def test_a_transfer_coding_after_chunked_is_pointed_at(head: bytes) -> None:
+    d = three_ways(head + b"abc")
+    assert (d["verdict"], d["framing"], d["body_bytes"]) == ("complete", "close-delimited", 3)
+    note = next(n for n in d["notes"] if "without chunked last" in n["message"])
+    last = head.rfind(b"foo") if b"foo" in head else head.rfind(b"chunked")
+    assert note["offset"] == last
 
 
 def test_tolerated_by_says_who_accepts_a_deviation() -> None:
