@@ -429,7 +429,7 @@ def test_transfer_encoding_rules() -> None:
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\xa0\r\n\r\n",  # NBSP is not OWS
     ],
 )
-def test_a_transfer_coding_after_chunked_is_pointed_at(head: bytes) -> None:
+def test_the_note_on_a_last_coding_that_is_not_chunked_points_at_it(head: bytes) -> None:
     d = three_ways(head + b"abc")
     assert (d["verdict"], d["framing"], d["body_bytes"]) == ("complete", "close-delimited", 3)
     note = next(n for n in d["notes"] if "without chunked last" in n["message"])
