@@ -51,15 +51,14 @@ def choose_framing(head: Head, request_method: str) -> FramingChoice:
         if status == 101:
             notes.append((head.offset, "101 Switching Protocols: the connection leaves HTTP/1.1"))
         return FramingChoice(Framing.NO_BODY, None, notes)
-    te_values = head.get_all("transfer-encoding")
+    te_index = [i for i, (n, _) in enumerate(head.headers) if n.lower() == "transfer-encoding"]
     cl_index = [i for i, (n, _) in enumerate(head.headers) if n.lower() == "content-length"]
-    if te_values:
-        te_index = [i for i, (n, _) in enumerate(head.headers) if n.lower() == "transfer-encoding"]
+    if te_index:
         # Each coding listed, lower-case, with where it is: (header index, character in its value).
         listed = [
-            (coding.lower(), (i, at + len(item) - len(item.lstrip(" \t"))))
+            (coding.lower(), (i, at))
             for i in te_index
-            for coding, item, at in _list_items(head.headers[i][1])
+            for coding, at in _list_items(head.headers[i][1])
             if coding
         ]
         codings = [coding for coding, _ in listed]
@@ -207,12 +206,12 @@ def _bad_length(
     )
 
 
-def _list_items(value: str) -> list[tuple[str, str, int]]:
-    """A comma-separated field value's items: ``(item stripped, item as written, where it starts)``."""
+def _list_items(value: str) -> list[tuple[str, int]]:
+    """A comma-separated field value's items, without OWS, each with the character it starts at."""
     items = []
     at = 0
     for item in value.split(","):
-        items.append((item.strip(" \t"), item, at))
+        items.append((item.strip(" \t"), at + len(item) - len(item.lstrip(" \t"))))
         at += len(item) + 1
     return items
 
