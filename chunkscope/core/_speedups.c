@@ -352,15 +352,37 @@ init_expand(void)
     have_ssse3 = __builtin_cpu_supports("ssse3");
 }
 
-/* Sixteen bytes at a time, while 32 are left: a block whose escapes are all
- * short (SSE's quotes and line ends) is written in two shuffles, each half
- * spread out to make room for its backslashes, whatever their number; a
- * block with a \u00XX escape goes byte by byte (escape_each). */
-__attribute__((target("ssse3"))) static char *
-escape_expand(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out)
+/* The 16 bytes v, whose escapes (in ``any``) are all short, written at out
+ * in two shuffles, each half spread out to make room for its backslashes,
+ * whatever their number; returns the new end. The controls among them (all
+ * below 0x10) become their letters; quotes and backslashes stay themselves. */
+__attribute__((target("ssse3"))) static inline char *
+expand_block(__m128i v, unsigned any, char *out)
 {
     /* The letter of each short-escaped control byte, by its value. */
     const __m128i letters = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 'b', 't', 'n', 0, 'f', 'r', 0, 0);
+    __m128i control = _mm_cmplt_epi8(v, _mm_set1_epi8(0x10));
+    __m128i t = _mm_or_si128(_mm_andnot_si128(control, v),
+                             _mm_and_si128(control, _mm_shuffle_epi8(letters, v)));
+    unsigned lo = any & 0xff, hi = any >> 8;
+    __m128i a = _mm_shuffle_epi8(t, _mm_loadu_si128((const __m128i *)expand_shuffle[lo]));
+    a = _mm_or_si128(a, _mm_loadu_si128((const __m128i *)expand_slash[lo]));
+    _mm_storeu_si128((__m128i *)out, a);
+    out += 8 + bit_count(lo);
+    __m128i b = _mm_shuffle_epi8(_mm_srli_si128(t, 8),
+                                 _mm_loadu_si128((const __m128i *)expand_shuffle[hi]));
+    b = _mm_or_si128(b, _mm_loadu_si128((const __m128i *)expand_slash[hi]));
+    _mm_storeu_si128((__m128i *)out, b);
+    return out + 8 + bit_count(hi);
+}
+
+/* Sixteen bytes at a time, while 32 are left: blocks whose escapes are all
+ * short (SSE's quotes and line ends) by expand_block, others byte by byte
+ * (escape_each). With ``stop_long``, stops before the first block with a
+ * \u00XX escape instead, for the caller to make room for it. */
+__attribute__((target("ssse3"))) static char *
+escape_expand(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out, int stop_long)
+{
     Py_ssize_t i = *at;
     while (i + 32 <= n) {
         __m128i v = _mm_loadu_si128((const __m128i *)(in + i));
@@ -368,82 +390,25 @@ escape_expand(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out)
         if (!any) {
             _mm_storeu_si128((__m128i *)out, v);
             out += 16;
-            i += 16;
-            continue;
         }
-        if (any & ~short_mask(v)) {
+        else if (!(any & ~short_mask(v)))
+            out = expand_block(v, any, out);
+        else if (stop_long)
+            break;
+        else
             out = escape_each(in + i, any, out);
-            i += 16;
-            continue;
-        }
-        /* Only short escapes: the controls among them (all below 0x10)
-         * become their letters; quotes and backslashes stay themselves. */
-        __m128i control = _mm_cmplt_epi8(v, _mm_set1_epi8(0x10));
-        __m128i t = _mm_or_si128(_mm_andnot_si128(control, v),
-                                 _mm_and_si128(control, _mm_shuffle_epi8(letters, v)));
-        unsigned lo = any & 0xff, hi = any >> 8;
-        __m128i a = _mm_shuffle_epi8(t, _mm_loadu_si128((const __m128i *)expand_shuffle[lo]));
-        a = _mm_or_si128(a, _mm_loadu_si128((const __m128i *)expand_slash[lo]));
-        _mm_storeu_si128((__m128i *)out, a);
-        out += 8 + bit_count(lo);
-        __m128i b = _mm_shuffle_epi8(_mm_srli_si128(t, 8),
-                                     _mm_loadu_si128((const __m128i *)expand_shuffle[hi]));
-        b = _mm_or_si128(b, _mm_loadu_si128((const __m128i *)expand_slash[hi]));
-        _mm_storeu_si128((__m128i *)out, b);
-        out += 8 + bit_count(hi);
         i += 16;
     }
     *at = i;
     return out;
 }
 #endif
-#endif
 
-/* json_escape(data) -> bytes: what json.dumps(data.decode("latin-1")) writes
- * between its quotes (json.encoder.encode_basestring_ascii). */
-static PyObject *
-json_escape(PyObject *module, PyObject *arg)
+/* The same without SSSE3: every escape in turn (escape_each). */
+static char *
+escape_blocks(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out, int stop_long)
 {
-    Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    const unsigned char *in = (const unsigned char *)view.buf;
-    Py_ssize_t n = view.len, out_len = 0, i = 0;
-#ifdef VECTOR_ESCAPE
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(in + i));
-        unsigned any = any_mask(v);
-        out_len += 16;
-        if (any)
-            out_len += bit_count(any) + 4 * bit_count(any & ~short_mask(v));
-    }
-#endif
-    while (i < n) {
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, in + i, 8);
-            if (needs_escape(w))
-                break;
-            out_len += 8;
-            i += 8;
-        }
-        for (Py_ssize_t stop = i + 8 < n ? i + 8 : n; i < stop; i++)
-            out_len += escape_width[in[i]];
-    }
-    PyObject *result = PyBytes_FromStringAndSize(NULL, out_len);
-    if (result == NULL) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    char *out = PyBytes_AS_STRING(result);
-    i = 0;
-#ifdef VECTOR_ESCAPE
-#ifdef EXPAND_ESCAPE
-    if (have_ssse3)
-        out = escape_expand(in, n, &i, out);
-#endif
-    /* Without SSSE3, or for what it left: sixteen bytes at a time, each
-     * escape in turn (escape_each). */
+    Py_ssize_t i = *at;
     while (i + 32 <= n) {
         __m128i v = _mm_loadu_si128((const __m128i *)(in + i));
         unsigned any = any_mask(v);
@@ -451,17 +416,84 @@ json_escape(PyObject *module, PyObject *arg)
             _mm_storeu_si128((__m128i *)out, v);
             out += 16;
         }
+        else if (stop_long && (any & ~short_mask(v)))
+            break;
         else
             out = escape_each(in + i, any, out);
         i += 16;
     }
+    *at = i;
+    return out;
+}
 #endif
+
+/* Room for ``need`` more bytes after ``*out`` in ``*result``, which grows
+ * (once, for all that is left) when it has less; 0 on a memory error. */
+static int
+make_room(PyObject **result, char **out, Py_ssize_t need)
+{
+    char *start = PyBytes_AS_STRING(*result);
+    Py_ssize_t used = *out - start;
+    if (PyBytes_GET_SIZE(*result) - used >= need)
+        return 1;
+    if (_PyBytes_Resize(result, used + need) < 0)
+        return 0;
+    *out = PyBytes_AS_STRING(*result) + used;
+    return 1;
+}
+
+/* json_escape(data) -> bytes: what json.dumps(data.decode("latin-1")) writes
+ * between its quotes (json.encoder.encode_basestring_ascii).
+ *
+ * One pass: the result starts with room for every byte escaped short (twice
+ * the input, SSE's worst case) and grows, once, to room for six bytes per
+ * byte left at the first \u00XX escape; it is cut to its length at the end.
+ * Counting the length first cost a third of the time on SSE bodies. */
+static PyObject *
+json_escape(PyObject *module, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *in = (const unsigned char *)view.buf;
+    Py_ssize_t n = view.len, i = 0;
+    /* SLACK covers the 16-byte stores past a block's end and one block's
+     * \u00XX escapes (at most 96 bytes for 16) beyond the short-escape room. */
+    enum { SLACK = 160 };
+    if (n > (PY_SSIZE_T_MAX - SLACK) / 6) {
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    PyObject *result = PyBytes_FromStringAndSize(NULL, 2 * n + SLACK);
+    if (result == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    char *out = PyBytes_AS_STRING(result);
+#ifdef VECTOR_ESCAPE
+    /* Blocks with short escapes only fit the room made above; at the first
+     * \u00XX escape the result grows to room for six bytes per byte left,
+     * and the rest goes on without looking at the room again. */
+    for (int stop_long = 1; stop_long >= 0; stop_long--) {
+#ifdef EXPAND_ESCAPE
+        if (have_ssse3)
+            out = escape_expand(in, n, &i, out, stop_long);
+        else
+#endif
+            out = escape_blocks(in, n, &i, out, stop_long);
+        if (i + 32 > n)
+            break;
+        if (!make_room(&result, &out, 6 * (n - i) + SLACK))
+            goto fail;
+    }
+#endif
+    if (!make_room(&result, &out, 6 * (n - i) + 16))
+        goto fail;
     while (i < n) {
         /* Eight bytes at a time while none needs escaping (most of a body),
          * then byte by byte, eight of them, without a branch for the short
          * escapes: each byte writes two (itself and a spare, or \ and a
-         * letter) and moves on by its width. The spare written past the
-         * last byte lands on the NUL every bytes object ends with. */
+         * letter) and moves on by its width. */
         while (i + 8 <= n) {
             uint64_t w;
             memcpy(&w, in + i, 8);
@@ -484,9 +516,14 @@ json_escape(PyObject *module, PyObject *arg)
             out += 6;
         }
     }
-    *out = '\0';
     PyBuffer_Release(&view);
+    if (_PyBytes_Resize(&result, out - PyBytes_AS_STRING(result)) < 0)
+        return NULL;
     return result;
+fail:
+    Py_XDECREF(result);
+    PyBuffer_Release(&view);
+    return NULL;
 }
 
 /* count_byte(data, byte, start, end) -> int: data.count(bytes([byte]), start, end),

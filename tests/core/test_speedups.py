@@ -171,6 +171,27 @@ def test_json_escape_of_every_byte_at_every_alignment() -> None:
 
 
 @built
+def test_json_escape_grows_its_result_where_long_escapes_start() -> None:
+    # The result starts with room for short escapes only (two bytes a byte, as
+    # a run of quotes needs) and grows at the first \u00XX: here every run of
+    # the worst short case is followed, at every block alignment, by the worst
+    # long case (six bytes a byte), and the other way round.
+    assert speedups.json_escape is not None
+    for quotes in (0, 1, 15, 16, 17, 31, 32, 33, 48, 4095, 4096, 65536):
+        for controls in (1, 15, 16, 17, 32, 33, 1000):
+            for data in (
+                b'"' * quotes + b"\x00" * controls + b"\n" * 40,
+                b"\x01" * controls + b"\\" * quotes,
+            ):
+                expected = json.dumps(data.decode("latin-1"))[1:-1].encode()
+                assert speedups.json_escape(data) == expected
+                assert (
+                    speedups.json_escape(memoryview(data)[1:])
+                    == expected[len(speedups.json_escape(data[:1])) :]
+                )
+
+
+@built
 @settings(max_examples=500, deadline=None)
 @given(
     st.binary(max_size=200).map(lambda b: b.replace(b"\x00", b"\n")),
