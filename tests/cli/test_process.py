@@ -38,3 +38,28 @@ def test_only_the_command_line_itself_tunes_its_process(
     assert _cli.main() == 0  # the console script and python -m chunkscope
     assert calls == [None]
     capsys.readouterr()
+
+
+def test_the_command_collects_nothing_while_starting_and_everything_after(tmp_path: Path) -> None:
+    # A script named chunkscope is the command as far as start-up can tell (cli/__init__.py).
+    script = tmp_path / "chunkscope"
+    script.write_text(
+        "import gc, sys\n"
+        "from chunkscope.cli import main as m\n"
+        "print('starting, collecting:', gc.isenabled())\n"
+        "run = m._run_command\n"
+        "def running(args):\n"
+        "    print('running, collecting:', gc.isenabled(), 'frozen:', gc.get_freeze_count() > 0)\n"
+        "    return run(args)\n"
+        "m._run_command = running\n"
+        "sys.exit(m.main())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script), "analyze", FIXTURE], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[:2] == ["starting, collecting: False", "running, collecting: True frozen: True"]
+    library = "import gc, chunkscope, chunkscope.cli.main; print(gc.isenabled())"
+    out = subprocess.run([sys.executable, "-c", library], capture_output=True, text=True)
+    assert out.stdout.strip() == "True"  # importing the library leaves its host's collector alone
