@@ -319,7 +319,8 @@ escape_each(const unsigned char *p, unsigned any, char *out)
     return out + 16 - last;
 }
 
-#if defined(__x86_64__) || defined(__i386__)
+/* SSE2 is x86's, so SSSE3 (tmmintrin.h) can be compiled for too; whether the
+ * CPU has it is asked at run time (have_ssse3). */
 #include <tmmintrin.h>
 #define EXPAND_ESCAPE 1
 
@@ -376,12 +377,15 @@ expand_block(__m128i v, unsigned any, char *out)
     return out + 8 + bit_count(hi);
 }
 
-/* Sixteen bytes at a time, while 32 are left: blocks whose escapes are all
- * short (SSE's quotes and line ends) by expand_block, others byte by byte
- * (escape_each). With ``stop_long``, stops before the first block with a
- * \u00XX escape instead, for the caller to make room for it. */
-__attribute__((target("ssse3"))) static char *
-escape_expand(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out, int stop_long)
+/* Sixteen bytes at a time, while 32 are left: with ``shuffle`` (SSSE3),
+ * blocks whose escapes are all short (SSE's quotes and line ends) by
+ * expand_block, any other block with escapes byte by byte (escape_each).
+ * With ``stop_long``, stops before the first block with a \u00XX escape,
+ * for the caller to make room for it. Inlined into the two callers below,
+ * so that only escape_expand is compiled for SSSE3. */
+static inline __attribute__((always_inline)) char *
+escape_blocks(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out, int stop_long,
+              int shuffle)
 {
     Py_ssize_t i = *at;
     while (i + 32 <= n) {
@@ -391,31 +395,8 @@ escape_expand(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out, 
             _mm_storeu_si128((__m128i *)out, v);
             out += 16;
         }
-        else if (!(any & ~short_mask(v)))
+        else if (shuffle && !(any & ~short_mask(v)))
             out = expand_block(v, any, out);
-        else if (stop_long)
-            break;
-        else
-            out = escape_each(in + i, any, out);
-        i += 16;
-    }
-    *at = i;
-    return out;
-}
-#endif
-
-/* The same without SSSE3: every escape in turn (escape_each). */
-static char *
-escape_blocks(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out, int stop_long)
-{
-    Py_ssize_t i = *at;
-    while (i + 32 <= n) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(in + i));
-        unsigned any = any_mask(v);
-        if (!any) {
-            _mm_storeu_si128((__m128i *)out, v);
-            out += 16;
-        }
         else if (stop_long && (any & ~short_mask(v)))
             break;
         else
@@ -424,6 +405,19 @@ escape_blocks(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out, 
     }
     *at = i;
     return out;
+}
+
+__attribute__((target("ssse3"))) static char *
+escape_expand(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out, int stop_long)
+{
+    return escape_blocks(in, n, at, out, stop_long, 1);
+}
+
+/* Without SSSE3: every escape in turn. */
+static char *
+escape_plain(const unsigned char *in, Py_ssize_t n, Py_ssize_t *at, char *out, int stop_long)
+{
+    return escape_blocks(in, n, at, out, stop_long, 0);
 }
 #endif
 
@@ -476,12 +470,10 @@ json_escape(PyObject *module, PyObject *arg)
      * \u00XX escape the result grows to room for six bytes per byte left,
      * and the rest goes on without looking at the room again. */
     for (int stop_long = 1; stop_long >= 0; stop_long--) {
-#ifdef EXPAND_ESCAPE
         if (have_ssse3)
             out = escape_expand(in, n, &i, out, stop_long);
         else
-#endif
-            out = escape_blocks(in, n, &i, out, stop_long);
+            out = escape_plain(in, n, &i, out, stop_long);
         if (i + 32 > n)
             break;
         if (!make_room(&result, &out, 6 * (n - i) + SLACK))
