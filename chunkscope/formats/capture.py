@@ -362,8 +362,8 @@ def json_string_body(data: bytes) -> bytes:
     With the C extension built (:mod:`chunkscope.core.speedups`), C escapes
     sixteen bytes at a time in one pass (SSE2, and SSSE3 shuffles for the
     short escapes where the CPU has them): 2-3 GB/s on SSE bodies, 6 to 11
-    times either Python way, and 300-350 MB/s on gzip bodies. Without it, two ways, both
-    byte-identical to json.dumps: printable ASCII (with CR,
+    times either Python way, and 300-350 MB/s on gzip bodies. Without it,
+    two ways, both byte-identical to json.dumps: printable ASCII (with CR,
     LF, tab) takes a chain of C-speed ``bytes.replace`` calls, from about
     2 GB/s on bulk data to 700-800 MB/s on SSE's line ends every 10 bytes;
     text where quotes or backslashes are denser than one in 10 bytes (SSE's
