@@ -292,7 +292,8 @@ short_mask(__m128i v)
  * out; returns the new end. Each stretch between them is copied with one
  * 16-byte store, of which only the stretch is kept: what lies past it is
  * overwritten by what comes next. p must have 32 bytes after it, and out
- * as many (the output is never shorter than the input). */
+ * room for 112 (six bytes for each of the 16, and a store past them; see
+ * SLACK in json_escape). */
 static inline char *
 escape_each(const unsigned char *p, unsigned any, char *out)
 {
